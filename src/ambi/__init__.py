@@ -1,0 +1,42 @@
+"""Ambi: Flask's API on WSGI and ASGI at once.
+
+One app object runs unchanged under a WSGI server (``gunicorn app:app``) and an ASGI
+server (``uvicorn app:app``); ``def`` and ``async def`` views, hooks and error handlers
+mix freely, each run on its native path.
+"""
+
+from __future__ import annotations
+
+from .app import App
+from .config import Config
+from .ctx import AppContext, RequestContext
+from .exceptions import HTTPException, abort
+from .globals import current_app, g, request, session
+from .helpers import after_this_request, make_response, redirect, stream_with_context, url_for
+from .json import jsonify
+from .serving import Ambi
+from .wrappers import Request, Response
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "Ambi",
+    "App",
+    "AppContext",
+    "Config",
+    "HTTPException",
+    "Request",
+    "RequestContext",
+    "Response",
+    "abort",
+    "after_this_request",
+    "current_app",
+    "g",
+    "jsonify",
+    "make_response",
+    "redirect",
+    "request",
+    "session",
+    "stream_with_context",
+    "url_for",
+]

@@ -1,0 +1,229 @@
+"""The only place where sync meets async: the two drivers of the pipeline.
+
+A driver takes a pipeline generator (``_pipeline.py``), runs each callable it yields, and
+sends back the result (or throws back the exception).
+
+* :func:`drive_sync` is the WSGI side. A ``def`` callable is called directly: no event
+  loop is touched. At the first ``async def`` callable it enters the calling thread's
+  *persistent* event loop once (:func:`thread_event_loop`) and finishes the whole request
+  there, so an async client or pool created by one request is still usable by the next
+  request on that thread, and a request costs at most one loop entry.
+* :func:`drive_async` is the ASGI side. An ``async def`` callable is awaited directly: no
+  thread is touched. A ``def`` callable is run in an anyio worker thread together with
+  every following sync step up to the next async one ("a sync stretch"), so a route whose
+  hooks and view are all sync costs exactly one thread hop.
+
+Every adaptation is counted in :data:`adaptations` so tests can assert "exactly one hop"
+or "no loop" instead of timing anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import threading
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import anyio.to_thread
+from anyio import CapacityLimiter
+
+from ._pipeline import Call, Flow
+
+__all__ = ["AdaptationCounter", "adaptations", "drive_async", "drive_sync", "thread_event_loop"]
+
+T = TypeVar("T")
+
+
+class AdaptationCounter:
+    """Counts the adaptations the drivers made: worker-thread hops and loop entries.
+
+    The counts are process-wide and exact when requests do not run concurrently, which is
+    how the tests use them.
+    """
+
+    __slots__ = ("loop_entries", "loops_created", "thread_hops")
+
+    def __init__(self) -> None:
+        self.thread_hops = 0
+        self.loop_entries = 0
+        self.loops_created = 0
+
+    def snapshot(self) -> tuple[int, int, int]:
+        """``(thread_hops, loop_entries, loops_created)`` now."""
+        return (self.thread_hops, self.loop_entries, self.loops_created)
+
+
+adaptations = AdaptationCounter()
+
+class _ThreadLoop:
+    """Owns one thread's loop; closes it when the thread ends (or at exit)."""
+
+    __slots__ = ("loop", "__weakref__")
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        _live_loops.add(self)
+
+    def close(self) -> None:
+        loop = self.loop
+        if not loop.is_closed() and not loop.is_running():
+            try:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+
+_thread_state = threading.local()
+_live_loops: weakref.WeakSet[_ThreadLoop] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_thread_loops() -> None:
+    for holder in list(_live_loops):
+        holder.close()
+
+
+def thread_event_loop() -> asyncio.AbstractEventLoop:
+    """The calling thread's persistent event loop, created on first use.
+
+    One per WSGI worker thread, reused by every request on that thread; never a new
+    loop per request (``asyncio.run`` would close clients and pools between requests).
+    It is closed when its thread ends.
+    """
+    holder: _ThreadLoop | None = getattr(_thread_state, "holder", None)
+    if holder is None or holder.loop.is_closed():
+        holder = _ThreadLoop()
+        _thread_state.holder = holder
+        adaptations.loops_created += 1
+    return holder.loop
+
+
+def _run_on_thread_loop(awaitable: Awaitable[T]) -> T:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        raise RuntimeError(
+            "An async def callable was reached while Ambi was called as a WSGI app from"
+            " inside a running event loop. Serve the app through its ASGI interface there"
+            " (await app(scope, receive, send)), or call the WSGI app from a worker thread."
+        )
+    adaptations.loop_entries += 1
+
+    async def runner() -> T:
+        return await awaitable
+
+    return thread_event_loop().run_until_complete(runner())
+
+
+def drive_sync(flow: Flow[T]) -> T:
+    """Run ``flow`` on the calling thread (WSGI): sync callables directly, and at the
+    first async callable, the rest of the flow on this thread's persistent loop."""
+    value: Any = None
+    error: Exception | None = None
+    while True:
+        try:
+            call = flow.throw(error) if error is not None else flow.send(value)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+        func, is_async, args, kwargs = call
+        if is_async:
+            return _run_on_thread_loop(_drive_on_loop(flow, call, None, run_sync_inline=True))
+        error = None
+        try:
+            value = func(*args, **kwargs) if kwargs else func(*args)
+        except Exception as exc:
+            value, error = None, exc
+
+
+def _run_sync_stretch(flow: Flow[T], call: Call) -> tuple[bool, Any]:
+    """In a worker thread: run ``call`` and every following sync call.
+
+    Returns ``(True, result)`` when the flow finished, or ``(False, next_async_call)``.
+    """
+    while True:
+        func, is_async, args, kwargs = call
+        if is_async:
+            return False, call
+        try:
+            value = func(*args, **kwargs) if kwargs else func(*args)
+        except Exception as exc:
+            try:
+                call = flow.throw(exc)
+            except StopIteration as stop:
+                return True, stop.value
+        else:
+            try:
+                call = flow.send(value)
+            except StopIteration as stop:
+                return True, stop.value
+
+
+async def _drive_on_loop(
+    flow: Flow[T],
+    call: Call | None,
+    before_async: Callable[[], Awaitable[None]] | None,
+    *,
+    run_sync_inline: bool,
+    limiter: CapacityLimiter | None = None,
+) -> T:
+    value: Any = None
+    error: Exception | None = None
+    while True:
+        if call is None:
+            try:
+                call = flow.throw(error) if error is not None else flow.send(value)
+            except StopIteration as stop:
+                result: T = stop.value
+                return result
+        func, is_async, args, kwargs = call
+        error = None
+        if is_async:
+            call = None
+            try:
+                if before_async is not None:
+                    await before_async()
+                    before_async = None
+                value = await (func(*args, **kwargs) if kwargs else func(*args))
+            except Exception as exc:
+                value, error = None, exc
+        elif run_sync_inline:
+            call = None
+            try:
+                value = func(*args, **kwargs) if kwargs else func(*args)
+            except Exception as exc:
+                value, error = None, exc
+        else:
+            adaptations.thread_hops += 1
+            finished, outcome = await anyio.to_thread.run_sync(
+                _run_sync_stretch, flow, call, limiter=limiter
+            )
+            if finished:
+                return outcome  # type: ignore[no-any-return]
+            call = outcome
+
+
+async def drive_async(
+    flow: Flow[T],
+    before_async: Callable[[], Awaitable[None]] | None = None,
+    limiter: CapacityLimiter | None = None,
+    *,
+    run_sync_inline: bool = False,
+) -> T:
+    """Run ``flow`` on the event loop (ASGI).
+
+    ``before_async`` is awaited once before the first async callable (the ASGI adapter
+    reads the request body in there, so the blocking body API works in async views).
+    ``limiter`` bounds the worker threads used for sync stretches; ``run_sync_inline``
+    runs sync callables on the loop instead (for views marked as never blocking).
+    """
+    return await _drive_on_loop(
+        flow, None, before_async, run_sync_inline=run_sync_inline, limiter=limiter
+    )

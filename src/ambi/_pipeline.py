@@ -1,0 +1,246 @@
+"""The one request pipeline, written once for both servers and both kinds of callable.
+
+Theory of operation
+===================
+
+No I/O, no event loop, no thread here. The pipeline is a *generator*. Every time it
+needs a user callable run (a hook, the view, an error handler) it does not call it: it
+yields a :data:`Call`, a ``(func, is_async, args, kwargs)`` tuple, and the *driver*
+(``_drivers.py``) runs the callable the way that suits the server and sends the result
+back in, or throws the exception back in. So the same generator serves::
+
+    WSGI driver:  def  -> called directly          async def -> the thread's own loop
+    ASGI driver:  async def -> awaited directly    def       -> a worker thread
+
+and the drivers are free to batch: the ASGI driver runs every sync step up to the next
+async one in a single worker-thread hop, so a route whose hooks and view are all sync
+costs one hop per request, not one per callable.
+
+The steps of :func:`request_flow`, for a request whose context the adapter has already
+pushed (``RequestContext.push`` — the adapter pushes before the first step and pops after
+the response body is finished or abandoned):
+
+1. ``url_value_preprocessor`` callables, then ``before_request`` callables. A
+   ``before_request`` returning something other than ``None`` ends this step; that
+   value is the response.
+2. If URL matching failed (404, 405, a strict-slash redirect, a 400 for a malformed
+   path) the stored exception is raised now, after the hooks, as in Flask. Else the
+   automatic ``OPTIONS`` answer, or the view, called with the URL values.
+3. ``make_response`` turns the return value into a :class:`~ambi.wrappers.Response`.
+4. Any ``Exception`` raised in 1–3 goes to :func:`_handle_user_exception`: HTTP errors go
+   to their handler or become their own error page; other exceptions go to their
+   handler, or on to 6.
+5. ``after_this_request`` callables, then ``after_request`` callables (reverse order), each
+   receiving and returning the response.
+6. An exception nobody handled (or one raised in 5) is logged once and becomes a 500,
+   through an ``errorhandler(500)`` if there is one; with ``PROPAGATE_EXCEPTIONS`` it is
+   re-raised to the caller instead (the test client sees it).
+7. ``teardown_request`` callables, in reverse order, with the unhandled exception or
+   ``None``; their errors are logged and collected, never sent. For a streamed body the
+   adapter runs :func:`teardown_flow` after the last chunk instead, so the context
+   stays alive while the body is generated.
+
+Per-endpoint data (which hooks apply, whether each is async, whether everything is
+sync) is frozen into an :class:`EndpointPlan` the first time an endpoint is requested;
+the request path makes no ``inspect`` calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from types import CoroutineType
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+
+from .exceptions import HTTPException, InternalServerError, RequestRedirect
+from .scaffold import is_async_callable
+
+if TYPE_CHECKING:
+    from .app import App
+    from .ctx import RequestContext
+    from .wrappers import Response
+
+__all__ = ["Call", "EndpointPlan", "Flow", "Step", "request_flow", "teardown_flow"]
+
+#: What the pipeline yields: a callable, whether it is async, its args and kwargs.
+Call: TypeAlias = tuple[Callable[..., Any], bool, tuple[Any, ...], dict[str, Any] | None]
+T = TypeVar("T")
+#: A pipeline generator: yields Calls, receives their results, returns ``T``.
+Flow: TypeAlias = Generator[Call, Any, T]
+
+
+class Step:
+    """A user callable with its kind decided once, at plan time."""
+
+    __slots__ = ("func", "is_async")
+
+    def __init__(self, func: Callable[..., Any]) -> None:
+        self.func = func
+        self.is_async = is_async_callable(func)
+
+    def __repr__(self) -> str:
+        kind = "async" if self.is_async else "sync"
+        return f"<Step {getattr(self.func, '__qualname__', self.func)!r} {kind}>"
+
+
+class EndpointPlan:
+    """The frozen chain of callables for one endpoint (or for unmatched requests)."""
+
+    __slots__ = ("after", "all_sync", "before", "endpoint", "teardown", "url_value", "view")
+
+    def __init__(self, app: App, endpoint: str | None) -> None:
+        self.endpoint = endpoint
+        view = app.view_functions.get(endpoint) if endpoint is not None else None
+        self.view = Step(view) if view is not None else None
+        self.url_value = tuple(Step(f) for f in app.url_value_preprocessors)
+        self.before = tuple(Step(f) for f in app.before_request_funcs)
+        self.after = tuple(Step(f) for f in reversed(app.after_request_funcs))
+        self.teardown = tuple(Step(f) for f in reversed(app.teardown_request_funcs))
+        steps = (*self.url_value, *self.before, *self.after, *self.teardown)
+        if self.view is not None:
+            steps = (*steps, self.view)
+        #: True when no callable of this endpoint is async: one thread hop under ASGI.
+        self.all_sync = not any(step.is_async for step in steps)
+
+    def describe(self) -> dict[str, str]:
+        """How this endpoint runs under each server (used by ``ambi routes``)."""
+        view_async = self.view is not None and self.view.is_async
+        if self.all_sync:
+            asgi = "worker thread (one hop)"
+        elif view_async and not any(
+            not step.is_async for step in (*self.url_value, *self.before, *self.after)
+        ):
+            asgi = "event loop (no thread)"
+        else:
+            asgi = "event loop + worker-thread hops for the sync hooks"
+        wsgi = "direct (no loop)" if self.all_sync else "thread's persistent loop (one entry)"
+        return {"wsgi": wsgi, "asgi": asgi}
+
+
+async def _await_coroutine(coroutine: CoroutineType[Any, Any, Any]) -> Any:
+    """Await a coroutine a sync wrapper returned (a decorator around an async view)."""
+    return await coroutine
+
+
+def _call(step: Step, *args: Any, **kwargs: Any) -> Call:
+    return (step.func, step.is_async, args, kwargs or None)
+
+
+def request_flow(app: App, ctx: RequestContext) -> Flow[Response]:
+    """The whole request: dispatch, then teardown unless the body streams."""
+    response = yield from dispatch_flow(app, ctx)
+    if not response.is_streamed:
+        yield from teardown_flow(app, ctx, ctx.unhandled_error)
+    return response
+
+
+def dispatch_flow(app: App, ctx: RequestContext) -> Flow[Response]:
+    """Steps 1–6 of the theory of operation: request in, response out."""
+    plan = ctx.plan
+    request = ctx.request
+    try:
+        try:
+            rv: Any = None
+            for step in plan.url_value:
+                yield _call(step, request.endpoint, request.view_args)
+            for step in plan.before:
+                rv = yield _call(step)
+                if type(rv) is CoroutineType:
+                    rv = yield (_await_coroutine, True, (rv,), None)
+                if rv is not None:
+                    break
+            if rv is None:
+                if request.routing_exception is not None:
+                    raise request.routing_exception
+                if ctx.automatic_options:
+                    rv = app.make_default_options_response(ctx)
+                else:
+                    view = plan.view
+                    if view is None:
+                        raise LookupError(
+                            f"No view function is registered for endpoint {plan.endpoint!r};"
+                            " register one with @app.endpoint(...) or add_url_rule(view_func=)."
+                        )
+                    rv = yield (view.func, view.is_async, (), request.view_args)
+                    if type(rv) is CoroutineType:
+                        rv = yield (_await_coroutine, True, (rv,), None)
+            response = app.make_response(rv)
+        except Exception as exc:
+            response = yield from _handle_user_exception(app, ctx, exc)
+        response = yield from _process_response(app, ctx, response)
+    except Exception as exc:
+        response = yield from _handle_exception(app, ctx, exc)
+        try:
+            response = yield from _process_response(app, ctx, response)
+        except Exception:
+            app.logger.exception(
+                "Request finalizing failed with an error while handling an error"
+            )
+    return response
+
+
+def _handle_user_exception(app: App, ctx: RequestContext, exc: Exception) -> Flow[Response]:
+    if isinstance(exc, HTTPException):
+        if isinstance(exc, RequestRedirect) or exc.code is None:
+            return exc.get_response()
+        handler = app.find_error_handler(exc)
+        if handler is None:
+            return exc.get_response()
+    else:
+        handler = app.find_error_handler(exc)
+        if handler is None:
+            raise exc
+    rv = yield (handler.func, handler.is_async, (exc,), None)
+    if type(rv) is CoroutineType:
+        rv = yield (_await_coroutine, True, (rv,), None)
+    return app.make_response(rv)
+
+
+def _handle_exception(app: App, ctx: RequestContext, exc: Exception) -> Flow[Response]:
+    ctx.unhandled_error = exc
+    if app.propagate_exceptions:
+        raise exc
+    app.log_exception(exc, ctx)
+    server_error = InternalServerError(original_exception=exc)
+    handler = app.find_error_handler(server_error)
+    if handler is None:
+        return app.make_server_error_response(server_error, ctx)
+    rv = yield (handler.func, handler.is_async, (server_error,), None)
+    if type(rv) is CoroutineType:
+        rv = yield (_await_coroutine, True, (rv,), None)
+    return app.make_response(rv)
+
+
+def _process_response(app: App, ctx: RequestContext, response: Response) -> Flow[Response]:
+    for func in ctx.after_request_functions:
+        step = Step(func)
+        response = yield _call(step, response)
+        if type(response) is CoroutineType:
+            response = yield (_await_coroutine, True, (response,), None)
+    for step in ctx.plan.after:
+        response = yield _call(step, response)
+        if type(response) is CoroutineType:
+            response = yield (_await_coroutine, True, (response,), None)
+        if response is None:
+            raise TypeError(
+                f"The after_request function {step.func.__qualname__!r} returned None;"
+                " it must return the response it was given (or a new one)."
+            )
+    return response
+
+
+def teardown_flow(app: App, ctx: RequestContext, error: BaseException | None) -> Flow[None]:
+    """Step 7: every teardown callable, once per request, whatever happens."""
+    if ctx.torn_down:
+        return
+    ctx.torn_down = True
+    for step in ctx.plan.teardown:
+        try:
+            rv = yield _call(step, error)
+            if type(rv) is CoroutineType:
+                yield (_await_coroutine, True, (rv,), None)
+        except Exception:
+            app.logger.exception(
+                "Error in teardown_request function %r (logged; the response was not"
+                " changed)",
+                getattr(step.func, "__qualname__", step.func),
+            )

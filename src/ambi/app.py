@@ -1,0 +1,378 @@
+"""The application core: configuration, the URL map, contexts and response making.
+
+Part of the sans-I/O core: no server, loop or thread is imported here. The object
+servers call, :class:`ambi.Ambi`, adds the WSGI and ASGI entry points on top of
+:class:`App` in ``serving.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from . import json as ambi_json
+from ._pipeline import EndpointPlan, Step
+from .config import Config
+from .ctx import AppContext, RequestContext, _AppCtxGlobals
+from .datastructures import Headers
+from .exceptions import HTTPException, InternalServerError, RequestRedirect
+from .routing import Map, Rule
+from .scaffold import Scaffold, normalize_methods, setupmethod
+from .wrappers import DEFAULT_MAX_CONTENT_LENGTH, Connection, Request, Response
+
+if TYPE_CHECKING:
+    from .types import ResponseReturnValue
+
+__all__ = ["App"]
+
+
+def _find_package_path(import_name: str) -> str:
+    module = sys.modules.get(import_name)
+    file = getattr(module, "__file__", None)
+    if file:
+        return os.path.dirname(os.path.abspath(file))
+    return os.getcwd()
+
+
+class App(Scaffold):
+    """The server-neutral part of an Ambi application. Use :class:`ambi.Ambi`."""
+
+    request_class: ClassVar[type[Request]] = Request
+    response_class: ClassVar[type[Response]] = Response
+    url_rule_class: ClassVar[type[Rule]] = Rule
+    url_map_class: ClassVar[type[Map]] = Map
+    app_ctx_globals_class: ClassVar[type[_AppCtxGlobals]] = _AppCtxGlobals
+    json_provider_class: ClassVar[type[ambi_json.JSONProvider]] = ambi_json.DefaultJSONProvider
+
+    default_config: ClassVar[dict[str, Any]] = {
+        "DEBUG": False,
+        "TESTING": False,
+        "PROPAGATE_EXCEPTIONS": None,
+        "SECRET_KEY": None,
+        "PERMANENT_SESSION_LIFETIME": timedelta(days=31),
+        "SERVER_NAME": None,
+        "APPLICATION_ROOT": "/",
+        "PREFERRED_URL_SCHEME": "http",
+        "MAX_CONTENT_LENGTH": DEFAULT_MAX_CONTENT_LENGTH,
+        "TRAP_HTTP_EXCEPTIONS": False,
+        "PROVIDE_AUTOMATIC_OPTIONS": True,
+    }
+
+    def __init__(
+        self,
+        import_name: str,
+        *,
+        root_path: str | None = None,
+    ) -> None:
+        super().__init__(import_name)
+        self.root_path = root_path or _find_package_path(import_name)
+        self.config = Config(self.root_path, self.default_config)
+        self.url_map = self.url_map_class()
+        self.json: ambi_json.JSONProvider = self.json_provider_class(self)
+        self.extensions: dict[str, Any] = {}
+        self._plans: dict[str | None, EndpointPlan] = {}
+        self._error_handler_cache: dict[type[BaseException], Step | None] = {}
+        self._logger: logging.Logger | None = None
+
+    def _registration_changed(self) -> None:
+        self._plans.clear()
+        self._error_handler_cache.clear()
+
+    # -- configuration shortcuts -----------------------------------------------------------
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        """The application's name: the import name, or the script's name for ``__main__``."""
+        if self.import_name == "__main__":
+            file = getattr(sys.modules["__main__"], "__file__", None)
+            if file:
+                return os.path.splitext(os.path.basename(file))[0]
+        return self.import_name
+
+    @property
+    def debug(self) -> bool:
+        """``config["DEBUG"]``."""
+        return bool(self.config["DEBUG"])
+
+    @debug.setter
+    def debug(self, value: bool) -> None:
+        self.config["DEBUG"] = value
+
+    @property
+    def testing(self) -> bool:
+        """``config["TESTING"]``: exceptions reach the test client instead of a 500."""
+        return bool(self.config["TESTING"])
+
+    @testing.setter
+    def testing(self, value: bool) -> None:
+        self.config["TESTING"] = value
+
+    @property
+    def secret_key(self) -> str | bytes | None:
+        """``config["SECRET_KEY"]``."""
+        return cast("str | bytes | None", self.config["SECRET_KEY"])
+
+    @secret_key.setter
+    def secret_key(self, value: str | bytes | None) -> None:
+        self.config["SECRET_KEY"] = value
+
+    @property
+    def propagate_exceptions(self) -> bool:
+        """Whether unhandled exceptions are re-raised (``PROPAGATE_EXCEPTIONS``, else
+        ``TESTING``) instead of becoming a 500."""
+        value = self.config["PROPAGATE_EXCEPTIONS"]
+        if value is not None:
+            return bool(value)
+        return self.testing
+
+    @property
+    def logger(self) -> logging.Logger:
+        """The ``logging`` logger named after the app; unhandled errors are logged here once.
+
+        If neither it nor its ancestors have a handler, a stderr handler is added.
+        """
+        if self._logger is None:
+            logger = logging.getLogger(self.name)
+            if self.debug and not logger.level:
+                logger.setLevel(logging.DEBUG)
+            if not logger.hasHandlers():
+                handler = logging.StreamHandler(sys.stderr)
+                handler.setFormatter(
+                    logging.Formatter("[%(asctime)s] %(levelname)s in %(module)s: %(message)s")
+                )
+                logger.addHandler(handler)
+            self._logger = logger
+        return self._logger
+
+    # -- registration ------------------------------------------------------------------------
+
+    @setupmethod
+    def add_url_rule(
+        self,
+        rule: str,
+        endpoint: str | None = None,
+        view_func: Callable[..., Any] | None = None,
+        provide_automatic_options: bool | None = None,
+        **options: Any,
+    ) -> None:
+        """Register a URL rule; ``route`` and ``get``/``post``… use this.
+
+        ``endpoint`` defaults to the view's ``__name__``. Registering a different view
+        for an endpoint that already has one is an error (as in Flask).
+        """
+        if endpoint is None:
+            if view_func is None:
+                raise TypeError("add_url_rule() needs an endpoint or a view_func.")
+            endpoint = view_func.__name__
+        options["endpoint"] = endpoint
+        methods = options.pop("methods", None)
+        if methods is None:
+            methods = getattr(view_func, "methods", None) or ("GET",)
+        method_set = normalize_methods(methods)
+        required = set(getattr(view_func, "required_methods", ()))
+        if provide_automatic_options is None:
+            provide_automatic_options = getattr(view_func, "provide_automatic_options", None)
+        if provide_automatic_options is None:
+            provide_automatic_options = "OPTIONS" not in method_set and bool(
+                self.config["PROVIDE_AUTOMATIC_OPTIONS"]
+            )
+        if provide_automatic_options:
+            required.add("OPTIONS")
+        rule_obj = self.url_rule_class(rule, methods=method_set | required, **options)
+        rule_obj.provide_automatic_options = provide_automatic_options
+        self.url_map.add(rule_obj)
+        if view_func is not None:
+            existing = self.view_functions.get(endpoint)
+            if existing is not None and existing is not view_func:
+                raise AssertionError(
+                    "View function mapping is overwriting an existing endpoint function:"
+                    f" {endpoint!r}. Give the view another endpoint name with"
+                    " endpoint='...'."
+                )
+            self.view_functions[endpoint] = view_func
+
+    # -- per-request objects ------------------------------------------------------------------
+
+    def plan_for(self, endpoint: str | None) -> EndpointPlan:
+        """The frozen hook chain for ``endpoint`` (``None``: requests that matched nothing)."""
+        plan = self._plans.get(endpoint)
+        if plan is None:
+            plan = self._plans[endpoint] = EndpointPlan(self, endpoint)
+        return plan
+
+    def create_request_context(self, connection: Connection) -> RequestContext:
+        """Build the request and its context, and match the URL. No user code runs here."""
+        request = self.request_class(
+            connection, self.config["MAX_CONTENT_LENGTH"], self.json.loads
+        )
+        ctx = RequestContext(self, request)
+        endpoint: str | None = None
+        if request.routing_exception is None:
+            try:
+                rule, values = self.url_map.match(request.path, request.method)
+            except RequestRedirect as redirect:
+                query = connection.query_string
+                location = f"{request.url_root.rstrip('/')}{redirect.new_url}"
+                if query:
+                    location = f"{location}?{query.decode('latin-1')}"
+                request.routing_exception = RequestRedirect(location)
+            except HTTPException as exc:
+                request.routing_exception = exc
+            else:
+                request.url_rule = rule
+                request.view_args = values
+                endpoint = rule.endpoint
+                ctx.automatic_options = request.method == "OPTIONS" and bool(
+                    getattr(rule, "provide_automatic_options", False)
+                )
+        ctx.plan = self.plan_for(endpoint)
+        return ctx
+
+    def app_context(self) -> AppContext:
+        """A context that makes ``current_app`` and ``g`` available::
+
+        with app.app_context():
+            init_db()
+        """
+        return AppContext(self)
+
+    def test_request_context(
+        self,
+        path: str = "/",
+        method: str = "GET",
+        *,
+        query_string: str | bytes = b"",
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        data: bytes | str | None = None,
+        json: Any = None,
+        base_url: str = "http://localhost",
+    ) -> RequestContext:
+        """A request context for a request that was never sent, for tests and scripts::
+
+        with app.test_request_context("/users/1?q=x"):
+            assert request.args["q"] == "x"
+        """
+        from ._testing_connection import build_test_connection
+
+        body = data.encode() if isinstance(data, str) else data
+        header_list = list(Headers(headers).items()) if headers is not None else []
+        if json is not None:
+            body = self.json.dumps(json).encode()
+            header_list.append(("Content-Type", "application/json"))
+        connection = build_test_connection(
+            path, method, query_string, header_list, body, base_url
+        )
+        return self.create_request_context(connection)
+
+    # -- errors --------------------------------------------------------------------------------
+
+    def find_error_handler(self, exc: BaseException) -> Step | None:
+        """The handler registered for ``exc``: by status code first, then by class (MRO)."""
+        exc_class = type(exc)
+        cache = self._error_handler_cache
+        if exc_class in cache:
+            return cache[exc_class]
+        code = exc.code if isinstance(exc, HTTPException) else None
+        found: Step | None = None
+        for key in (code, None) if code is not None else (None,):
+            handler_map = self.error_handler_spec.get(key)
+            if not handler_map:
+                continue
+            for cls in exc_class.__mro__:
+                handler = handler_map.get(cls)
+                if handler is not None:
+                    found = Step(handler)
+                    break
+            if found is not None:
+                break
+        cache[exc_class] = found
+        return found
+
+    def log_exception(self, exc: BaseException, ctx: RequestContext) -> None:
+        """Log an unhandled exception once, with the request line."""
+        request = ctx.request
+        self.logger.error(
+            "Exception on %s [%s]", request.path, request.method, exc_info=exc
+        )
+
+    def make_server_error_response(
+        self, error: InternalServerError, ctx: RequestContext
+    ) -> Response:
+        """The 500 page when no handler exists. Never a traceback unless ``DEBUG`` is on."""
+        if self.debug and error.original_exception is not None:
+            import html
+            import traceback
+
+            text = "".join(traceback.format_exception(error.original_exception))
+            body = (
+                "<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>\n"
+                "<h1>Internal Server Error (debug mode)</h1>\n"
+                f"<pre>{html.escape(text)}</pre>\n"
+            )
+            return self.response_class(body, 500)
+        return error.get_response()
+
+    # -- responses -------------------------------------------------------------------------------
+
+    def make_default_options_response(self, ctx: RequestContext) -> Response:
+        """The automatic ``OPTIONS`` answer: 200 with ``Allow``."""
+        methods = self.url_map.allowed_methods(ctx.request.path)
+        response = self.response_class()
+        response.headers["Allow"] = ", ".join(sorted(methods))
+        return response
+
+    def make_response(self, rv: ResponseReturnValue | HTTPException | None) -> Response:
+        """Turn a view's return value into a :class:`Response`, as Flask does.
+
+        Accepted: ``Response``; ``str``/``bytes``; ``dict``/``list`` (JSON); a sync or async
+        iterator/generator (streamed); a tuple ``(body, status, headers)``,
+        ``(body, status)`` or ``(body, headers)``; an ``HTTPException``.
+        """
+        status: Any = None
+        headers: Any = None
+        if isinstance(rv, tuple):
+            size = len(rv)
+            if size == 3:
+                rv, status, headers = rv
+            elif size == 2:
+                if isinstance(rv[1], (Headers, dict, tuple, list)):
+                    rv, headers = rv
+                else:
+                    rv, status = rv
+            else:
+                raise TypeError(
+                    "The view function did not return a valid response tuple. The tuple must"
+                    " have the form (body, status, headers), (body, status), or (body,"
+                    " headers)."
+                )
+        if rv is None:
+            raise TypeError(
+                "The view function did not return a valid response. The function either"
+                " returned None or ended without a return statement."
+            )
+        response: Response
+        if isinstance(rv, Response):
+            response = rv
+        elif isinstance(rv, (str, bytes, bytearray)):
+            response = self.response_class(rv)
+        elif isinstance(rv, (dict, list)):
+            response = self.json.response(rv)
+        elif isinstance(rv, HTTPException):
+            response = rv.get_response()
+        elif isinstance(rv, (Iterator, AsyncIterable)) or hasattr(rv, "__anext__"):
+            response = self.response_class(cast("Iterable[str | bytes]", rv))
+        else:
+            raise TypeError(
+                "The view function did not return a valid response. The return type must be"
+                " a string, dict, list, tuple with headers or status, Response instance,"
+                f" or a (async) generator, but it was a {type(rv).__name__}."
+            )
+        if status is not None:
+            response.status = status
+        if headers:
+            response.headers.update(headers)
+        return response

@@ -1,0 +1,293 @@
+"""The ASGI adapter: scope/receive → Connection, the async driver, Response → send.
+
+Thin by design. It also owns the ASGI-only protocols: lifespan (acknowledged, so
+servers do not warn) and websockets (refused until websocket routes exist).
+
+Request bodies under ASGI: a ``def`` callable runs in a worker thread and reads the body
+lazily, pulling ``receive()`` through the event loop with ``anyio.from_thread``; before
+the first ``async def`` callable runs, the body is read in (bounded by the request's
+``max_content_length``) so the blocking body API has its data without touching a thread.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+
+from ._drivers import drive_async
+from ._pipeline import request_flow, teardown_flow
+from .exceptions import ClientDisconnected, RequestEntityTooLarge
+from .wrappers import Connection
+
+if TYPE_CHECKING:
+    from .app import App
+    from .ctx import RequestContext
+    from .types import Receive, Scope, Send
+    from .wrappers import Response
+
+__all__ = ["ASGIConnection", "asgi_app"]
+
+
+class ASGIConnection(Connection):
+    """A request as an ASGI server describes it."""
+
+    __slots__ = ("_body_ended", "_buffer", "_overflow", "_scope", "receive")
+    interface = "asgi"
+
+    def __init__(self, scope: Scope, receive: Receive) -> None:
+        root_path: str = scope.get("root_path", "") or ""
+        path: str = scope.get("path", "/") or "/"
+        raw_path: bytes | None = scope.get("raw_path")
+        encoded = raw_path is not None
+        if root_path and path.startswith(root_path):
+            # Servers disagree on whether "path" includes "root_path"; strip it when it does.
+            path = path[len(root_path) :] or "/"
+            encoded_root = root_path.encode("utf-8")
+            if raw_path is not None and raw_path.startswith(encoded_root):
+                raw_path = raw_path[len(encoded_root) :] or b"/"
+            else:
+                encoded = False
+        header_items = [
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in scope.get("headers", ())
+        ]
+        server = scope.get("server")
+        client = scope.get("client")
+        super().__init__(
+            method=scope.get("method", "GET"),
+            scheme=scope.get("scheme", "http"),
+            server=(server[0], server[1]) if server else None,
+            root_path=root_path.rstrip("/"),
+            path_bytes=raw_path if encoded and raw_path is not None else path.encode("utf-8"),
+            path_is_encoded=encoded,
+            query_string=scope.get("query_string", b""),
+            header_items=header_items,
+            client=(client[0], client[1]) if client else None,
+        )
+        self._scope = scope
+        self.receive = receive
+        self._buffer: deque[bytes] = deque()
+        self._overflow = False
+        has_body = False
+        for name, value in scope.get("headers", ()):
+            lowered = name.lower()
+            if (lowered == b"content-length" and value.strip() not in (b"", b"0")) or (
+                lowered == b"transfer-encoding"
+            ):
+                has_body = True
+                break
+        self._body_ended = not has_body
+
+    @property
+    def environ(self) -> dict[str, Any]:
+        scope = self._scope
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": self.method,
+            "SCRIPT_NAME": self.root_path,
+            "PATH_INFO": self.path_bytes.decode("latin-1"),
+            "QUERY_STRING": self.query_string.decode("latin-1"),
+            "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
+            "wsgi.url_scheme": self.scheme,
+            "asgi.scope": scope,
+        }
+        if self.server:
+            environ["SERVER_NAME"] = self.server[0]
+            environ["SERVER_PORT"] = str(self.server[1] or "")
+        if self.client:
+            environ["REMOTE_ADDR"], environ["REMOTE_PORT"] = self.client[0], str(self.client[1])
+        for name, value in self.header_items:
+            key = name.upper().replace("-", "_")
+            if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                key = f"HTTP_{key}"
+            environ[key] = f"{environ[key]},{value}" if key in environ else value
+        return environ
+
+    def _take(self, message: dict[str, Any]) -> bytes:
+        if message["type"] == "http.disconnect":
+            self._body_ended = True
+            raise ClientDisconnected()
+        if not message.get("more_body", False):
+            self._body_ended = True
+        body: bytes = message.get("body", b"")
+        return body
+
+    def read_body_chunk(self) -> bytes:
+        if self._buffer:
+            return self._buffer.popleft()
+        if self._overflow:
+            raise RequestEntityTooLarge(
+                "The request body is larger than the limit (MAX_CONTENT_LENGTH)."
+            )
+        while not self._body_ended:
+            try:
+                message = anyio.from_thread.run(self.receive)
+            except RuntimeError as exc:
+                raise RuntimeError(
+                    "The request body was read on the event loop before it was received."
+                    " This happens when a def callable is run inline on the loop; mark the"
+                    " route as streaming or read the body in an async callable first."
+                ) from exc
+            chunk = self._take(message)
+            if chunk:
+                return chunk
+        return b""
+
+    async def read_all(self, limit: int | None) -> None:
+        """Receive the rest of the body into memory, stopping just past ``limit`` bytes."""
+        size = sum(len(chunk) for chunk in self._buffer)
+        while not self._body_ended:
+            chunk = self._take(await self.receive())
+            if chunk:
+                size += len(chunk)
+                self._buffer.append(chunk)
+                if limit is not None and size > limit:
+                    self._overflow = True
+                    return
+
+    async def wait_for_disconnect(self) -> None:
+        """Return when the client disconnects (only once the body has been read)."""
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                return
+
+
+async def asgi_app(app: App, scope: Scope, receive: Receive, send: Send) -> None:
+    """Serve one ASGI connection with ``app``."""
+    kind = scope["type"]
+    if kind == "http":
+        await _handle_http(app, scope, receive, send)
+    elif kind == "lifespan":
+        await _handle_lifespan(app, receive, send)
+    elif kind == "websocket":
+        await receive()  # websocket.connect
+        await send({"type": "websocket.close", "code": 1000})
+    else:
+        raise ValueError(f"Ambi does not handle ASGI scope type {kind!r}.")
+
+
+async def _handle_lifespan(app: App, receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def _encode_headers(response: Response) -> list[tuple[bytes, bytes]]:
+    headers = response.headers
+    if not response.is_streamed and "content-length" not in headers:
+        headers["Content-Length"] = str(len(response.data))
+    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+
+
+async def _handle_http(app: App, scope: Scope, receive: Receive, send: Send) -> None:
+    connection = ASGIConnection(scope, receive)
+    ctx = app.create_request_context(connection)
+    ctx.push()
+    response: Response | None = None
+    error: BaseException | None = None
+    try:
+
+        async def read_body() -> None:
+            await connection.read_all(ctx.request.max_content_length)
+
+        response = await drive_async(request_flow(app, ctx), before_async=read_body)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status_code,
+                "headers": _encode_headers(response),
+            }
+        )
+        if ctx.request.method == "HEAD":
+            await send({"type": "http.response.body", "body": b""})
+        elif not response.is_streamed:
+            await send({"type": "http.response.body", "body": response.data})
+        else:
+            await _send_stream(connection, response, send)
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        await _finish(app, ctx, response, error)
+
+
+async def _send_stream(connection: ASGIConnection, response: Response, send: Send) -> None:
+    body: Any = response.response
+    chunks = _iterate_async(body) if hasattr(body, "__aiter__") else _iterate_in_threads(body)
+    try:
+        if connection._body_ended:
+            # Stop generating as soon as the client goes away.
+            async with anyio.create_task_group() as group:
+
+                async def watch() -> None:
+                    await connection.wait_for_disconnect()
+                    group.cancel_scope.cancel()
+
+                group.start_soon(watch)
+                await _pump(chunks, send)
+                group.cancel_scope.cancel()
+        else:
+            await _pump(chunks, send)
+    finally:
+        await chunks.aclose()
+
+
+async def _pump(chunks: AsyncIterator[bytes], send: Send) -> None:
+    async for chunk in chunks:
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def _iterate_async(body: Any) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in body:
+            yield chunk.encode() if isinstance(chunk, str) else chunk
+    finally:
+        if hasattr(body, "aclose"):
+            await body.aclose()
+
+
+_DONE = object()
+
+
+def _next_or_done(iterator: Iterator[str | bytes]) -> Any:
+    return next(iterator, _DONE)
+
+
+async def _iterate_in_threads(body: Any) -> AsyncIterator[bytes]:
+    iterator = iter(body)
+    try:
+        while True:
+            chunk = await anyio.to_thread.run_sync(_next_or_done, iterator)
+            if chunk is _DONE:
+                return
+            yield chunk.encode() if isinstance(chunk, str) else chunk
+    finally:
+        if hasattr(iterator, "close"):
+            await anyio.to_thread.run_sync(iterator.close)
+
+
+async def _finish(
+    app: App, ctx: RequestContext, response: Response | None, error: BaseException | None
+) -> None:
+    try:
+        if not ctx.torn_down:
+            with anyio.CancelScope(shield=True):
+                await drive_async(teardown_flow(app, ctx, error or ctx.unhandled_error))
+        if response is not None:
+            for func in response._on_close:
+                try:
+                    func()
+                except Exception:
+                    app.logger.exception("Error in a call_on_close callback")
+    finally:
+        ctx.pop(error)

@@ -1,0 +1,111 @@
+"""Application and request contexts, pushed onto Ambi's one ContextVar.
+
+Part of the sans-I/O core. ``push()`` sets the ContextVar and keeps the token;
+``pop()`` resets it with that token, so push and pop are symmetric on every path.
+The adapters push a request context before the pipeline's first step and pop it after
+the response body has been sent (or abandoned); see ``_pipeline.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextvars import Token
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from .globals import _cv_context
+from .sessions import NullSession, SessionMixin
+
+if TYPE_CHECKING:
+    from ._pipeline import EndpointPlan
+    from .app import App
+    from .wrappers import Request
+
+__all__ = ["AppContext", "RequestContext"]
+
+_MISSING: Any = object()
+
+
+class _AppCtxGlobals:
+    """``g``: a namespace for data that lives as long as one app context (one request)."""
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """Return attribute ``name``, or ``default``."""
+        return self.__dict__.get(name, default)
+
+    def pop(self, name: str, default: Any = _MISSING) -> Any:
+        """Remove and return attribute ``name`` (``default`` if given and absent)."""
+        if default is _MISSING:
+            return self.__dict__.pop(name)
+        return self.__dict__.pop(name, default)
+
+    def setdefault(self, name: str, default: Any = None) -> Any:
+        """Return attribute ``name``, setting it to ``default`` first if absent."""
+        return self.__dict__.setdefault(name, default)
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(f"'g' has no attribute {name!r}: nothing set it in this context.")
+
+    def __contains__(self, item: str) -> bool:
+        return item in self.__dict__
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.__dict__)
+
+    def __repr__(self) -> str:
+        return f"<ambi.g of {object.__repr__(self)}>"
+
+
+class AppContext:
+    """Makes ``current_app`` and ``g`` available (``with app.app_context(): ...``)."""
+
+    request_context: RequestContext | None = None
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.g = app.app_ctx_globals_class()
+        self._tokens: list[Token[AppContext]] = []
+
+    def push(self) -> None:
+        """Make this context current."""
+        self._tokens.append(_cv_context.set(self))
+
+    def pop(self, exc: BaseException | None = None) -> None:
+        """Restore the context that was current before :meth:`push`."""
+        token = self._tokens.pop()
+        _cv_context.reset(token)
+
+    def __enter__(self) -> AppContext:
+        self.push()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.pop(exc_value)
+
+
+class RequestContext(AppContext):
+    """Everything about one request: ``request``, ``session``, ``g`` and ``current_app``.
+
+    It is also an application context, so one ContextVar holds both.
+    """
+
+    def __init__(self, app: App, request: Request) -> None:
+        super().__init__(app)
+        self.request = request
+        self.request_context = self
+        self.session: SessionMixin = NullSession()
+        #: Set once the teardown callables ran, so they run exactly once.
+        self.torn_down = False
+        #: Callables registered with ``after_this_request``.
+        self.after_request_functions: list[Any] = []
+        #: The frozen hook chain of the matched endpoint (set by the app).
+        self.plan: EndpointPlan
+        #: True when this is an OPTIONS request the app answers automatically.
+        self.automatic_options = False
+        #: The exception that became a 500, passed to teardown callables.
+        self.unhandled_error: BaseException | None = None

@@ -1,0 +1,110 @@
+"""JSON for requests and responses: ``jsonify`` and the app's JSON provider.
+
+Part of the sans-I/O core. The default provider behaves like Flask's: keys sorted,
+compact output unless ``DEBUG``, and ``datetime``/``date`` (HTTP date), ``uuid.UUID``,
+``decimal.Decimal``, dataclasses and objects with ``__html__`` serialised.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import decimal
+import json as _json
+import uuid
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from .http import http_date
+
+if TYPE_CHECKING:
+    from .app import App
+    from .wrappers import Response
+
+__all__ = ["DefaultJSONProvider", "JSONProvider", "dumps", "jsonify", "loads"]
+
+
+class JSONProvider:
+    """The interface ``app.json`` implements; subclass it to use another JSON library."""
+
+    def __init__(self, app: App) -> None:
+        self._app = app
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        """Serialise ``obj`` to a JSON string."""
+        raise NotImplementedError
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        """Parse a JSON document."""
+        raise NotImplementedError
+
+    def response(self, *args: Any, **kwargs: Any) -> Response:
+        """A JSON response: one positional argument, several (a list), or keywords (a dict)."""
+        if args and kwargs:
+            raise TypeError("jsonify() takes positional or keyword arguments, not both.")
+        obj: Any = kwargs if not args else args[0] if len(args) == 1 else list(args)
+        return self._app.response_class(f"{self.dumps(obj)}\n", mimetype="application/json")
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, date):
+        return http_date(obj)
+    if isinstance(obj, (decimal.Decimal, uuid.UUID)):
+        return str(obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    if hasattr(obj, "__html__"):
+        return str(obj.__html__())
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+class DefaultJSONProvider(JSONProvider):
+    """The standard library's ``json`` with Flask's defaults."""
+
+    sort_keys = True
+    ensure_ascii = True
+    compact: bool | None = None
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        kwargs.setdefault("default", _default)
+        kwargs.setdefault("ensure_ascii", self.ensure_ascii)
+        kwargs.setdefault("sort_keys", self.sort_keys)
+        compact = self.compact if self.compact is not None else not self._app.debug
+        if compact:
+            kwargs.setdefault("separators", (",", ":"))
+        else:
+            kwargs.setdefault("indent", 2)
+        return _json.dumps(obj, **kwargs)
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return _json.loads(s, **kwargs)
+
+
+def jsonify(*args: Any, **kwargs: Any) -> Response:
+    """A JSON response for the arguments, through ``current_app.json``::
+
+    return jsonify(id=1, name="x")      # {"id":1,"name":"x"}
+    """
+    from .globals import current_app
+
+    return current_app.json.response(*args, **kwargs)
+
+
+def dumps(obj: Any, **kwargs: Any) -> str:
+    """Serialise with the current app's provider (the standard library outside an app)."""
+    from .globals import _cv_context
+
+    ctx = _cv_context.get(None)
+    if ctx is not None:
+        return ctx.app.json.dumps(obj, **kwargs)
+    kwargs.setdefault("default", _default)
+    return _json.dumps(obj, **kwargs)
+
+
+def loads(s: str | bytes, **kwargs: Any) -> Any:
+    """Parse with the current app's provider (the standard library outside an app)."""
+    from .globals import _cv_context
+
+    ctx = _cv_context.get(None)
+    if ctx is not None:
+        return ctx.app.json.loads(s, **kwargs)
+    return _json.loads(s, **kwargs)

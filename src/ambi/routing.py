@@ -1,0 +1,1232 @@
+"""URL routing for the sans-I/O core: rules, converters, a compiled matcher, URL building.
+
+The API mirrors the names Flask users know from Werkzeug (``Map``, ``Rule``,
+``BaseConverter``, ``ValidationError``, ``BuildError``, the ``int``/``path``/``any``/...
+converters); the implementation is Ambi's own.  This module does no I/O and knows
+no server: it turns an already percent-decoded path into ``(rule, values)`` and an
+endpoint plus values back into a quoted path.
+
+Theory of operation
+===================
+
+Parsing and binding
+-------------------
+``Rule("/users/<int(min=1):user_id>")`` is tokenised when it is created: static
+text and variables ``<converter(args):name>``.  Malformed strings (no leading
+``/``, an unclosed ``<``, a variable name that is not an identifier, a name used
+twice, converter arguments that are not literals) raise :class:`ValueError` naming
+the rule.  Converter arguments are parsed with :mod:`ast`: each argument must be a
+literal (``ast.literal_eval``) or a bare word, which is taken as a string, so
+``<any(about, help):page>`` works.  ``Map.add`` *binds* the rule: converters are
+looked up in ``Map.converters`` (an unknown name raises :class:`LookupError`) and
+instantiated, and the rule's regex, its build recipe and its priority key are
+computed once.
+
+Priority (which rule wins when several match)
+---------------------------------------------
+Rules are ordered as Werkzeug's state machine orders them, expressed as one sort
+key per rule: the rule is cut into ``/``-separated segments and each segment gets
+
+* ``(0,)`` if it is all static text, so **static beats variable** at the same
+  position (``/users/me`` beats ``/users/<name>``, ``/a/b/<x>`` beats ``/a/<y>/c``);
+* ``(1, -static_chars, converter_weights)`` otherwise, so a segment with more
+  static text wins (``<name>.json`` beats ``<name>``), then the lighter converter
+  wins (``int``/``float``/``uuid`` weigh 50, ``string``/``any`` 100, ``path`` 200).
+
+Keys compare segment by segment (a depth-first walk with static children first);
+ties keep registration order (the sort is stable).  Rules whose regexes are
+identical (e.g. the same path registered once for GET and once for POST) form one
+*group*, placed where its first member sorts; within a group, members are tried in
+order.
+
+The compiled matcher (built lazily)
+-----------------------------------
+``Map.add`` only marks the map dirty; the first ``match``/``build`` after it
+compiles:
+
+* ``_static``: a dict ``path -> candidates`` for rules without variables (plus,
+  for each, the "other slash" spelling: a redirect entry for strict rules ending
+  in ``/``, or a plain alias for non-strict rules).  One dict lookup.
+* ``_buckets``: rules with variables, bucketed by their first path segment when
+  that segment is static (``/users/<id>`` is in bucket ``"users"``); rules whose
+  first segment holds a variable go to the *variable bucket*, which is appended
+  to every bucket's list (and used alone when the request's first segment has no
+  bucket), because a static first segment always outranks a variable one.  Each
+  bucket is a short list of *chunks*; a chunk is one compiled regex, the
+  alternation ``(group0)|(group1)|...`` of its groups' patterns in priority
+  order.  ``fullmatch`` picks the first alternative that matches the whole path,
+  and ``m.lastindex`` (the outer group of an alternative closes last) says which
+  group it was: one ``re`` call per chunk, no per-rule Python loop.  A group whose
+  converter regex uses named groups or back-references cannot be embedded, and
+  gets a chunk of its own.
+
+``Map.match`` is a fast path and a slow path.  The fast path takes the first
+group that matches and returns its first candidate that accepts the method (and
+the websocket flag) and whose converters accept the values.  Anything unusual --
+no candidate accepts the method, a converter raised :class:`ValidationError`, a
+strict-slash redirect, host matching, nothing matched at all -- goes to the slow
+path, which walks *every* matching candidate in priority order (each group after
+the first is matched with its own regex) and decides: the first suitable rule, a
+redirect, 405 with the union of methods, automatic OPTIONS, or 404.
+
+Redirects and slashes
+---------------------
+* A rule ending in ``/`` with ``strict_slashes`` (the default) also matches the
+  path without the slash, as a *redirect candidate* in its normal priority place;
+  if it is the first suitable candidate, ``match`` raises
+  ``RequestRedirect(path + "/")`` (the path only: the caller adds the root path and
+  query).  A candidate whose methods do not fit is skipped, as in Werkzeug.  A rule
+  ``/docs`` requested as ``/docs/`` is a 404.  With ``strict_slashes=False`` both
+  spellings match without a redirect.
+* Leading slashes are collapsed (``//users`` matches ``/users``, as in Werkzeug),
+  which also guarantees that a redirect target never starts with ``//``.
+* With ``Map(merge_slashes=True)``, a path with ``//`` that matches nothing, but
+  matches once runs of slashes are merged, raises ``RequestRedirect(merged)``.  A
+  path that matches as it is is not redirected (``/files/<path:p>`` keeps
+  ``a//b``).  Werkzeug's default is ``True``; Ambi's is ``False``.
+
+Methods
+-------
+``Rule(methods=...)`` is upper-cased, and HEAD is added wherever GET is;
+``methods=None`` accepts every method.  When a path matches rules but none
+accepts the method, ``MethodNotAllowed.valid_methods`` lists the union of their
+methods, plus ``OPTIONS`` unless all of them set
+``provide_automatic_options=False``.
+
+Automatic OPTIONS: for ``OPTIONS`` on a path whose rules do not list OPTIONS,
+``match`` returns ``(rule, values)`` of the first matching rule whose
+``provide_automatic_options`` is not ``False`` (``"OPTIONS" not in rule.methods``
+tells the caller the answer is automatic) and the caller answers with
+``Allow: ", ".join(sorted(map.allowed_methods(path)))``.
+
+Building
+--------
+``Map.build`` tries the endpoint's rules in Werkzeug's build order: the rules with
+more arguments first, then those with more defaults, then registration order
+(with no ``method``, the rules accepting GET are tried before the others).  The
+first rule whose variables are all given (or defaulted), whose non-variable
+defaults are not contradicted by the values, that accepts ``method`` and whose
+converters accept the values is used.  ``to_url`` results are percent-quoted:
+path-like converters (``part_isolating = False``) keep ``/``; other converters
+quote it.  Leftover values become the query string, ``application/x-www-form-
+urlencoded`` style (space as ``+``), ``None`` skipped, lists and tuples repeated.
+
+Deliberate differences from Werkzeug
+------------------------------------
+* ``/page/1`` for rules ``/page/`` (defaults ``{"n": 1}``) and ``/page/<int:n>``
+  matches the second rule; Werkzeug redirects it to ``/page/``.
+* ``int``/``float`` accept ASCII digits only (Werkzeug's ``\\d`` accepts any
+  Unicode digit, so ``/n/٣`` would be 3); ``uuid`` weighs 50 (Werkzeug: 100).
+* ``any``'s ``to_url`` raises :class:`ValidationError` for a value not in its list,
+  so building moves on to the next rule (and ends in :class:`BuildError`) rather
+  than raising :class:`ValueError` from ``url_for``.
+* A default for a key that is also a variable of the rule is used only when the
+  value is missing; Werkzeug also refuses to build when it differs.
+* Host matching (``Map(host_matching=True)``, ``Rule(host="<user>.example.com")``)
+  is minimal: ``match(..., host=...)`` checks each candidate's host pattern on the
+  slow path (rules without ``host`` match any host) and adds host variables to
+  the values; ``build`` returns the path only and ignores host variables.
+  ``subdomain`` is stored and ignored.  ``redirect_to`` is stored; the app acts
+  on it.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import re
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, ClassVar, NamedTuple
+from urllib.parse import quote, urlencode
+
+from .exceptions import BadRequest, MethodNotAllowed, NotFound, RequestRedirect
+
+__all__ = [
+    "AnyConverter",
+    "BaseConverter",
+    "BuildError",
+    "FloatConverter",
+    "IntegerConverter",
+    "Map",
+    "NumberConverter",
+    "PathConverter",
+    "Rule",
+    "UUIDConverter",
+    "UnicodeConverter",
+    "ValidationError",
+    "WebsocketMismatch",
+]
+
+#: Characters left unquoted in path-like variables (``part_isolating = False``).
+_PATH_SAFE = "/:@!$&'()*+,;="
+#: Characters left unquoted in the other variables: the same, minus ``/``.
+_SEGMENT_SAFE = ":@!$&'()*+,;="
+#: Characters left unquoted in query keys and values (``&``, ``=``, ``+``, ``#`` are quoted).
+_QUERY_SAFE = "!$'()*,/:;?@"
+#: What ``allowed_methods`` reports for a rule with ``methods=None``.
+_ALL_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+_MULTI_SLASH = re.compile("/{2,}")
+_BACKREF = re.compile(r"\\[1-9]|\(\?P=")
+_CONVERTER_SPEC = re.compile(r"\s*([A-Za-z_]\w*)\s*(?:\((.*)\))?\s*", re.DOTALL)
+
+
+class ValidationError(ValueError):
+    """Raised by a converter to say "this rule does not match" (or "cannot be built").
+
+    From ``to_python`` during matching, the next candidate rule is tried; from
+    ``to_url`` during building, the next rule of the endpoint is tried.
+    """
+
+
+class WebsocketMismatch(BadRequest):
+    """400: the path only matches websocket rules and this is plain HTTP, or the reverse."""
+
+    description = "The URL exists, but not for this kind of request (HTTP versus WebSocket)."
+
+
+# --------------------------------------------------------------------------- converters
+
+
+class BaseConverter:
+    """Base class of URL converters; subclass it and register it in ``Map.converters``.
+
+    ``regex`` is what the variable matches (use non-capturing groups), ``weight``
+    orders overlapping rules (lower wins), ``part_isolating`` is ``False`` when the
+    regex can match ``/`` (it is derived from ``regex`` for subclasses that set
+    ``regex`` as a class attribute and not ``part_isolating``).  Arguments written
+    in the rule, ``<name(1, x=2):var>``, are passed to ``__init__`` after the map.
+    """
+
+    regex: str = "[^/]+"
+    weight: int = 100
+    part_isolating: bool = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "regex" in cls.__dict__ and "part_isolating" not in cls.__dict__:
+            cls.part_isolating = "/" not in cls.regex
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        self.map = map
+
+    def to_python(self, value: str) -> Any:
+        """Turn the matched text into the view argument; :class:`ValidationError` rejects it."""
+        return value
+
+    def to_url(self, value: Any) -> str:
+        """Turn a value into *unquoted* URL text; the rule quotes it."""
+        return str(value)
+
+
+class UnicodeConverter(BaseConverter):
+    """The default converter (``<name>``, ``<string:name>``): one path segment.
+
+    ``minlength`` (default 1), ``maxlength`` and ``length`` bound its length:
+    ``<string(length=2):code>``.
+    """
+
+    def __init__(
+        self,
+        map: Map,
+        minlength: int = 1,
+        maxlength: int | None = None,
+        length: int | None = None,
+    ) -> None:
+        super().__init__(map)
+        if length is not None:
+            bounds = f"{{{int(length)}}}"
+        else:
+            upper = "" if maxlength is None else str(int(maxlength))
+            bounds = f"{{{int(minlength)},{upper}}}"
+        self.regex = f"[^/]{bounds}"
+
+
+class AnyConverter(BaseConverter):
+    """One of a fixed list of strings: ``<any(about, help, "x y"):page>``."""
+
+    def __init__(self, map: Map, *items: Any) -> None:
+        super().__init__(map)
+        if not items:
+            raise ValueError("the 'any' converter needs at least one item")
+        self.items = tuple(str(item) for item in items)
+        self._item_set = frozenset(self.items)
+        self.regex = "(?:" + "|".join(re.escape(item) for item in self.items) + ")"
+
+    def to_url(self, value: Any) -> str:
+        """The value as text; :class:`ValidationError` if it is not one of the items."""
+        text = str(value)
+        if text not in self._item_set:
+            choices = ", ".join(repr(item) for item in self.items)
+            raise ValidationError(f"{value!r} is not one of {choices}")
+        return text
+
+
+class PathConverter(BaseConverter):
+    """Like the default converter but also matches slashes: ``/files/<path:name>``."""
+
+    regex = "[^/].*?"
+    weight = 200
+    part_isolating = False
+
+
+class NumberConverter(BaseConverter):
+    """Base of :class:`IntegerConverter` and :class:`FloatConverter`.
+
+    ``fixed_digits`` requires exactly that many characters (and zero-pads when
+    building), ``min``/``max`` bound the value, ``signed`` allows a leading ``-``.
+    """
+
+    weight = 50
+    signed_regex = "-?[0-9]+"
+
+    def __init__(
+        self,
+        map: Map,
+        fixed_digits: int = 0,
+        min: float | None = None,
+        max: float | None = None,
+        signed: bool = False,
+    ) -> None:
+        super().__init__(map)
+        if signed:
+            self.regex = self.signed_regex
+        self.fixed_digits = fixed_digits
+        self.min = min
+        self.max = max
+        self.signed = signed
+
+    def _number(self, value: Any) -> Any:
+        raise NotImplementedError
+
+    def to_python(self, value: str) -> Any:
+        """The number; :class:`ValidationError` when outside the digit count or the bounds."""
+        if self.fixed_digits and len(value) != self.fixed_digits:
+            raise ValidationError(f"{value!r} does not have {self.fixed_digits} digits")
+        number = self._number(value)
+        if (self.min is not None and number < self.min) or (
+            self.max is not None and number > self.max
+        ):
+            raise ValidationError(f"{value!r} is out of bounds")
+        return number
+
+    def to_url(self, value: Any) -> str:
+        """The number as text, zero-padded to ``fixed_digits``."""
+        text = str(self._number(value))
+        if self.fixed_digits:
+            text = text.zfill(self.fixed_digits)
+        return text
+
+
+class IntegerConverter(NumberConverter):
+    """``<int:n>``: ASCII digits, to ``int``; ``<int(fixed_digits=4, min=1, max=9999):year>``."""
+
+    regex = "[0-9]+"
+
+    def __init__(
+        self,
+        map: Map,
+        fixed_digits: int = 0,
+        min: int | None = None,
+        max: int | None = None,
+        signed: bool = False,
+    ) -> None:
+        super().__init__(map, fixed_digits, min, max, signed)
+
+    def _number(self, value: Any) -> int:
+        return int(value)
+
+
+class FloatConverter(NumberConverter):
+    """``<float:x>``: ``digits.digits``, to ``float``; ``min``, ``max``, ``signed`` as for int."""
+
+    regex = r"[0-9]+\.[0-9]+"
+    signed_regex = r"-?[0-9]+\.[0-9]+"
+
+    def __init__(
+        self,
+        map: Map,
+        min: float | None = None,
+        max: float | None = None,
+        signed: bool = False,
+    ) -> None:
+        super().__init__(map, 0, min, max, signed)
+
+    def _number(self, value: Any) -> float:
+        return float(value)
+
+
+class UUIDConverter(BaseConverter):
+    """``<uuid:id>``: a hyphenated UUID, to :class:`uuid.UUID`."""
+
+    regex = "[A-Fa-f0-9]{8}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{12}"
+    weight = 50
+
+    def to_python(self, value: str) -> uuid.UUID:
+        """The :class:`uuid.UUID`."""
+        return uuid.UUID(value)
+
+
+# ----------------------------------------------------------------------------- parsing
+
+
+class _Var(NamedTuple):
+    converter: str
+    args: str | None
+    name: str
+
+
+_Token = str | _Var
+#: (variable name, group index relative to the rule's outer group, to_python or None)
+_Spec = tuple[str, int, Callable[[str], Any] | None]
+#: a static piece of a build recipe, or (variable name, to_url, safe characters)
+_BuildPart = str | tuple[str, Callable[[Any], str], str]
+
+
+def _find_close(text: str, pos: int) -> int:
+    """Index of the ``>`` closing a variable opened before ``pos``, or -1."""
+    depth = 0
+    quote_char = ""
+    while pos < len(text):
+        char = text[pos]
+        if quote_char:
+            if char == "\\":
+                pos += 1
+            elif char == quote_char:
+                quote_char = ""
+        elif char in "'\"":
+            quote_char = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif depth <= 0 and char == ">":
+            return pos
+        elif depth <= 0 and char == "<":
+            return -1
+        pos += 1
+    return -1
+
+
+def _tokenize(string: str, what: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    seen: set[str] = set()
+    pos = 0
+    while pos < len(string):
+        start = string.find("<", pos)
+        if start < 0:
+            tokens.append(string[pos:])
+            break
+        if start > pos:
+            tokens.append(string[pos:start])
+        end = _find_close(string, start + 1)
+        if end < 0:
+            raise ValueError(f"{what} {string!r}: the '<' at index {start} is not closed by '>'")
+        var = _parse_variable(string, string[start + 1 : end], what)
+        if var.name in seen:
+            raise ValueError(f"{what} {string!r}: variable {var.name!r} is used twice")
+        seen.add(var.name)
+        tokens.append(var)
+        pos = end + 1
+    return tokens
+
+
+def _parse_variable(string: str, inner: str, what: str) -> _Var:
+    spec, sep, name = inner.rpartition(":")
+    name = name.strip()
+    converter, args = "default", None
+    if sep:
+        found = _CONVERTER_SPEC.fullmatch(spec)
+        if found is None:
+            raise ValueError(f"{what} {string!r}: {spec!r} is not a valid converter")
+        converter, args = found.group(1), found.group(2)
+    if not name.isidentifier():
+        raise ValueError(f"{what} {string!r}: {name!r} is not a valid variable name")
+    return _Var(converter, args, name)
+
+
+def _argument_value(node: ast.expr, string: str) -> Any:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        dotted = _argument_value(node.value, string)
+        if isinstance(dotted, str):
+            return f"{dotted}.{node.attr}"
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError) as exc:
+        raise ValueError(
+            f"rule {string!r}: converter argument {ast.unparse(node)!r} is not a literal"
+        ) from exc
+
+
+def _parse_arguments(text: str, string: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Parse ``1, x=2, bare`` safely: literals via ``ast.literal_eval``, bare words as str."""
+    try:
+        call = ast.parse(f"_({text})", mode="eval").body
+    except SyntaxError as exc:
+        raise ValueError(f"rule {string!r}: cannot parse converter arguments ({text})") from exc
+    if not isinstance(call, ast.Call):
+        raise ValueError(f"rule {string!r}: cannot parse converter arguments ({text})")
+    args: list[Any] = []
+    for node in call.args:
+        if isinstance(node, ast.Starred):
+            raise ValueError(f"rule {string!r}: '*' is not allowed in converter arguments")
+        args.append(_argument_value(node, string))
+    kwargs: dict[str, Any] = {}
+    for keyword in call.keywords:
+        if keyword.arg is None:
+            raise ValueError(f"rule {string!r}: '**' is not allowed in converter arguments")
+        kwargs[keyword.arg] = _argument_value(keyword.value, string)
+    return tuple(args), kwargs
+
+
+def _compile_regex(regex: str, string: str) -> re.Pattern[str]:
+    try:
+        return re.compile(regex, re.DOTALL)
+    except re.error as exc:
+        raise ValueError(f"rule {string!r}: bad converter regex {regex!r}: {exc}") from exc
+
+
+def _encode_query(items: Iterable[tuple[str, Any]]) -> str:
+    pairs: list[tuple[str, Any]] = []
+    for key, value in items:
+        if value is None:
+            continue
+        if isinstance(value, list | tuple):
+            pairs.extend((key, item) for item in value if item is not None)
+        else:
+            pairs.append((key, value))
+    return urlencode(pairs, safe=_QUERY_SAFE)
+
+
+def _segment_key(segment: list[str | int]) -> tuple[Any, ...]:
+    weights = tuple(item for item in segment if isinstance(item, int))
+    if not weights:
+        return (0,)
+    static = sum(len(item) for item in segment if isinstance(item, str))
+    return (1, -static, weights)
+
+
+# -------------------------------------------------------------------------------- rules
+
+
+class Rule:
+    """One URL rule: a pattern, the endpoint it leads to, and its options.
+
+    ``Rule("/users/<int:user_id>", endpoint="user", methods=["GET", "POST"])``.
+    ``methods`` is stored as a frozenset of upper-case names with HEAD added where
+    GET is, or ``None`` for every method.  ``defaults`` are added to the values of
+    a match (and let a rule be built without those values).  ``strict_slashes``
+    (``None``: the map's setting, resolved when bound) decides whether ``/docs``
+    redirects to a rule ``/docs/``.  ``redirect_to``, ``subdomain`` and
+    ``provide_automatic_options`` are stored for the app; ``host`` is used only by
+    a map with ``host_matching=True``; ``websocket`` rules only match websocket
+    requests.  ``arguments`` is the set of variable names plus the keys of
+    ``defaults`` (as in Werkzeug); ``map`` is set by :meth:`Map.add`.
+    """
+
+    def __init__(
+        self,
+        string: str,
+        *,
+        endpoint: str | None = None,
+        methods: Iterable[str] | None = None,
+        defaults: Mapping[str, Any] | None = None,
+        strict_slashes: bool | None = None,
+        redirect_to: str | None = None,
+        host: str | None = None,
+        subdomain: str | None = None,
+        websocket: bool = False,
+        provide_automatic_options: bool | None = None,
+    ) -> None:
+        if not string.startswith("/"):
+            raise ValueError(f"rule {string!r} must start with '/'")
+        self.rule = string
+        self.endpoint = endpoint
+        if methods is None:
+            self.methods: frozenset[str] | None = None
+        else:
+            if isinstance(methods, str):
+                raise TypeError(
+                    f"rule {string!r}: methods must be a list of strings, e.g. methods=['POST']"
+                )
+            names = {name.upper() for name in methods}
+            if "GET" in names:
+                names.add("HEAD")
+            if websocket and names - {"GET", "HEAD", "OPTIONS"}:
+                raise ValueError(
+                    f"rule {string!r}: websocket rules accept only GET, HEAD and OPTIONS"
+                )
+            self.methods = frozenset(names)
+        self.defaults: dict[str, Any] | None = dict(defaults) if defaults is not None else None
+        self.strict_slashes = strict_slashes
+        self.redirect_to = redirect_to
+        self.host = host
+        self.subdomain = subdomain
+        self.websocket = websocket
+        self.provide_automatic_options = provide_automatic_options
+        self.map: Map | None = None
+
+        self._tokens = _tokenize(string, "rule")
+        self._host_tokens = _tokenize(host, "host") if host else []
+        self._variables = frozenset(t.name for t in self._tokens if isinstance(t, _Var))
+        host_variables = {t.name for t in self._host_tokens if isinstance(t, _Var)}
+        clash = self._variables & host_variables
+        if clash:
+            raise ValueError(f"rule {string!r}: {sorted(clash)} used in both host and path")
+        self.arguments: set[str] = set(self._variables) | host_variables | set(self.defaults or ())
+        #: the path when the rule has no variables (it then lives in the static dict)
+        self._static_path: str | None = None if self._variables else string
+
+    # binding -----------------------------------------------------------------------
+
+    def bind(self, map: Map) -> None:
+        """Attach the rule to ``map``: instantiate converters, compile regex and build recipe.
+
+        Called by :meth:`Map.add`; a rule can be bound once.
+        """
+        if self.map is not None:
+            raise RuntimeError(f"rule {self.rule!r} is already bound to a map")
+        if self.strict_slashes is None:
+            self.strict_slashes = map.strict_slashes
+        string = self.rule
+        pattern: list[str] = []
+        specs: list[_Spec] = []
+        build: list[_BuildPart] = []
+        segments: list[list[str | int]] = [[]]
+        combinable = True
+        groups = 0
+        trailing = string != "/" and string.endswith("/")
+        last = len(self._tokens) - 1
+        for index, token in enumerate(self._tokens):
+            if isinstance(token, str):
+                text = token[:-1] if trailing and index == last else token
+                pattern.append(re.escape(text))
+                build.append(quote(token, safe=_PATH_SAFE))
+                pieces = token.split("/")
+                if pieces[0]:
+                    segments[-1].append(pieces[0])
+                for piece in pieces[1:]:
+                    segments.append([piece] if piece else [])
+                continue
+            converter = self._make_converter(map, token)
+            compiled = _compile_regex(converter.regex, string)
+            if compiled.groupindex or _BACKREF.search(converter.regex):
+                combinable = False
+            groups += 1
+            to_python = converter.to_python
+            identity = type(converter).to_python is BaseConverter.to_python
+            # PERF: converters that do not override to_python (string, path, any) are
+            # not called at all while matching; saves a call per variable, measured
+            # by benchmarks/inprocess.py.
+            specs.append((token.name, groups, None if identity else to_python))
+            groups += compiled.groups
+            pattern.append(f"({converter.regex})")
+            safe = _SEGMENT_SAFE if converter.part_isolating else _PATH_SAFE
+            build.append((token.name, converter.to_url, safe))
+            segments[-1].append(converter.weight)
+        slash = 0
+        if trailing and self.strict_slashes:
+            groups += 1
+            slash = groups
+            pattern.append("(/)?")
+        elif not self.strict_slashes:
+            pattern.append("/?")
+
+        first = segments[1] if len(segments) > 1 else []
+        self._bucket: str | None = None
+        if self._variables and all(isinstance(item, str) for item in first):
+            self._bucket = "".join(str(item) for item in first)
+        self._sort_key = tuple(_segment_key(segment) for segment in segments[1:])
+        self._pattern = "".join(pattern)
+        self._combinable = combinable
+        self._specs = tuple(specs)
+        self._slash = slash
+        # merge adjacent static build pieces
+        merged: list[_BuildPart] = []
+        for part in build:
+            if isinstance(part, str) and merged and isinstance(merged[-1], str):
+                merged[-1] += part
+            else:
+                merged.append(part)
+        self._build_parts = tuple(merged)
+        self._default_checks = tuple(
+            (key, value)
+            for key, value in (self.defaults or {}).items()
+            if key not in self._variables
+        )
+        self._host_match: Callable[[str], re.Match[str] | None] | None = None
+        self._host_specs: tuple[_Spec, ...] = ()
+        if self._host_tokens:
+            self._compile_host(map)
+        self.map = map
+
+    def _make_converter(self, map: Map, token: _Var) -> BaseConverter:
+        cls = map.converters.get(token.converter)
+        if cls is None:
+            raise LookupError(f"the converter {token.converter!r} does not exist")
+        args, kwargs = ((), {}) if token.args is None else _parse_arguments(token.args, self.rule)
+        try:
+            return cls(map, *args, **kwargs)
+        except TypeError as exc:
+            raise ValueError(
+                f"rule {self.rule!r}: bad arguments for converter {token.converter!r}: {exc}"
+            ) from exc
+
+    def _compile_host(self, map: Map) -> None:
+        pattern: list[str] = []
+        specs: list[_Spec] = []
+        groups = 0
+        for token in self._host_tokens:
+            if isinstance(token, str):
+                pattern.append(re.escape(token))
+                continue
+            converter = self._make_converter(map, token)
+            groups += 1
+            specs.append((token.name, groups, converter.to_python))
+            groups += _compile_regex(converter.regex, self.rule).groups
+            pattern.append(f"({converter.regex})")
+        self._host_match = re.compile("".join(pattern), re.DOTALL).fullmatch
+        self._host_specs = tuple(specs)
+
+    def _match_host(self, host: str | None) -> dict[str, Any] | None:
+        """Host variables if the rule's host pattern matches ``host`` (no pattern: ``{}``)."""
+        if self._host_match is None:
+            return {}
+        found = self._host_match(host or "")
+        if found is None:
+            return None
+        return _convert(self._host_specs, None, found, 0)
+
+    # building ----------------------------------------------------------------------
+
+    def build(
+        self, values: Mapping[str, Any], append_unknown: bool = True
+    ) -> tuple[str, str] | None:
+        """``(quoted path, query string without '?')``, or ``None`` if ``values`` do not fit.
+
+        ``None`` when a variable is missing (``None`` counts as missing) and has no
+        default, when a value contradicts a non-variable default, or when a
+        converter's ``to_url`` raises :class:`ValidationError`.  With
+        ``append_unknown``, values that are not arguments of the rule go into the
+        query string; otherwise they are dropped.
+        """
+        if self.map is None:
+            raise RuntimeError(f"rule {self.rule!r} is not bound to a Map; add it to one first")
+        for key, default in self._default_checks:
+            given = values.get(key)
+            if given is not None and given != default:
+                return None
+        defaults = self.defaults
+        out: list[str] = []
+        for part in self._build_parts:
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            name, to_url, safe = part
+            value = values.get(name)
+            if value is None:
+                if defaults is None or name not in defaults:
+                    return None
+                value = defaults[name]
+            try:
+                text = to_url(value)
+            except ValidationError:
+                return None
+            out.append(quote(text, safe=safe))
+        path = "".join(out)
+        if not append_unknown:
+            return path, ""
+        arguments = self.arguments
+        extra = [(key, value) for key, value in values.items() if key not in arguments]
+        return path, (_encode_query(extra) if extra else "")
+
+    def _missing(self, values: Mapping[str, Any]) -> set[str]:
+        defaults = self.defaults or {}
+        return {
+            name for name in self._variables if values.get(name) is None and name not in defaults
+        }
+
+    def __str__(self) -> str:
+        return self.rule
+
+    def __repr__(self) -> str:
+        methods = f" ({', '.join(sorted(self.methods))})" if self.methods is not None else ""
+        return f"<Rule {self.rule!r}{methods} -> {self.endpoint}>"
+
+
+def _automatic_options(rule: Rule) -> bool:
+    return rule.provide_automatic_options is not False
+
+
+def _accepts(rule: Rule, method: str) -> bool:
+    return rule.methods is None or method in rule.methods
+
+
+# ---------------------------------------------------------------------- compiled matcher
+
+
+class _Cand:
+    """A rule as the matcher sees it: its attributes copied flat for the hot path."""
+
+    __slots__ = ("defaults", "methods", "redirect", "rule", "slash", "specs", "websocket")
+
+    def __init__(self, rule: Rule, redirect: bool = False) -> None:
+        self.rule = rule
+        self.methods = rule.methods
+        self.websocket = rule.websocket
+        self.defaults = rule.defaults or None
+        self.specs = rule._specs if rule._static_path is None else ()
+        self.slash = rule._slash if rule._static_path is None else 0
+        self.redirect = redirect
+
+
+class _Group:
+    """Candidates sharing one regex, in priority order."""
+
+    __slots__ = ("candidates", "fullmatch", "inner", "pattern")
+
+    def __init__(self, pattern: str, compiled: re.Pattern[str]) -> None:
+        self.pattern = pattern
+        self.fullmatch = compiled.fullmatch  # standalone: the outer group is group 1
+        self.inner = compiled.groups - 1
+        self.candidates: list[_Cand] = []
+
+
+#: (fullmatch of the chunk regex, lastindex -> (group position, outer group index), groups)
+_Chunk = tuple[
+    Callable[[str], re.Match[str] | None], dict[int | None, tuple[int, int]], tuple[_Group, ...]
+]
+
+
+def _convert(
+    specs: tuple[_Spec, ...], defaults: dict[str, Any] | None, found: re.Match[str], offset: int
+) -> dict[str, Any] | None:
+    values = dict(defaults) if defaults else {}
+    try:
+        for name, rel, to_python in specs:
+            text = found.group(offset + rel)
+            values[name] = text if to_python is None else to_python(text)
+    except ValidationError:
+        return None
+    return values
+
+
+def _make_chunk(groups: list[_Group]) -> _Chunk:
+    index: dict[int | None, tuple[int, int]] = {}
+    alternatives: list[str] = []
+    outer = 1
+    for position, group in enumerate(groups):
+        index[outer] = (position, outer)
+        alternatives.append(f"({group.pattern})")
+        outer += 1 + group.inner
+    compiled = re.compile("|".join(alternatives), re.DOTALL)
+    return compiled.fullmatch, index, tuple(groups)
+
+
+def _make_chunks(groups: list[_Group]) -> list[_Chunk]:
+    chunks: list[_Chunk] = []
+    pending: list[_Group] = []
+    for group in groups:
+        if group.candidates[0].rule._combinable:
+            pending.append(group)
+            continue
+        if pending:
+            chunks.append(_make_chunk(pending))
+            pending = []
+        chunks.append(_make_chunk([group]))
+    if pending:
+        chunks.append(_make_chunk(pending))
+    return chunks
+
+
+def _build_sort_key(rule: Rule) -> tuple[int, int]:
+    return (-len(rule.arguments), -len(rule.defaults or ()))
+
+
+class Map:
+    """The set of rules of an app: matching and building.
+
+    ``Map([Rule("/", endpoint="index")], strict_slashes=True, merge_slashes=False)``.
+    Add converters to ``converters`` *before* adding rules that use them
+    (``app.url_map.converters["list"] = ListConverter``); ``strict_slashes`` is
+    read when a rule is added, ``merge_slashes`` and ``host_matching`` when matching.
+    """
+
+    default_converters: ClassVar[dict[str, type[BaseConverter]]] = {
+        "default": UnicodeConverter,
+        "string": UnicodeConverter,
+        "any": AnyConverter,
+        "path": PathConverter,
+        "int": IntegerConverter,
+        "float": FloatConverter,
+        "uuid": UUIDConverter,
+    }
+
+    def __init__(
+        self,
+        rules: Iterable[Rule] = (),
+        strict_slashes: bool = True,
+        merge_slashes: bool = False,
+        converters: Mapping[str, type[BaseConverter]] | None = None,
+        host_matching: bool = False,
+    ) -> None:
+        self.converters: dict[str, type[BaseConverter]] = dict(self.default_converters)
+        if converters:
+            self.converters.update(converters)
+        self.strict_slashes = strict_slashes
+        self.merge_slashes = merge_slashes
+        self.host_matching = host_matching
+        self._rules: list[Rule] = []
+        self._rules_by_endpoint: dict[str, list[Rule]] = {}
+        self._version = 0
+        self._dirty = True
+        self._static: dict[str, tuple[_Cand, ...]] = {}
+        self._buckets: dict[str, tuple[_Chunk, ...]] = {}
+        self._var_chunks: tuple[_Chunk, ...] = ()
+        self._build_order: dict[str, tuple[Rule, ...]] = {}
+        self._build_order_get: dict[str, tuple[Rule, ...]] = {}
+        for rule in rules:
+            self.add(rule)
+
+    def add(self, rule: Rule) -> None:
+        """Bind ``rule`` to this map and add it; the matcher is recompiled on next use."""
+        rule.bind(self)
+        self._rules.append(rule)
+        if rule.endpoint is not None:
+            self._rules_by_endpoint.setdefault(rule.endpoint, []).append(rule)
+        self._version += 1
+        self._dirty = True
+
+    def iter_rules(self, endpoint: str | None = None) -> Iterator[Rule]:
+        """The rules in registration order, or only those of ``endpoint``."""
+        if endpoint is None:
+            return iter(list(self._rules))
+        return iter(list(self._rules_by_endpoint.get(endpoint, ())))
+
+    def is_endpoint_expecting(self, endpoint: str, *arguments: str) -> bool:
+        """Whether some rule of ``endpoint`` has all of ``arguments`` (for ``url_defaults``)."""
+        wanted = set(arguments)
+        return any(wanted <= rule.arguments for rule in self._rules_by_endpoint.get(endpoint, ()))
+
+    # compiling ---------------------------------------------------------------------
+
+    def _compile(self) -> None:
+        """(Re)build the static dict, the buckets of chunks and the build orders."""
+        version = self._version
+        rules = list(self._rules)
+        exact: dict[str, list[_Cand]] = {}
+        alias: dict[str, list[_Cand]] = {}
+        dynamic: list[Rule] = []
+        for rule in rules:
+            path = rule._static_path
+            if path is None:
+                dynamic.append(rule)
+                continue
+            exact.setdefault(path, []).append(_Cand(rule))
+            if path == "/":
+                continue
+            other = path[:-1] if path.endswith("/") else path + "/"
+            if not rule.strict_slashes:
+                alias.setdefault(other, []).append(_Cand(rule))
+            elif path.endswith("/"):
+                alias.setdefault(other, []).append(_Cand(rule, redirect=True))
+        static = {
+            path: tuple(exact.get(path, [])) + tuple(alias.get(path, []))
+            for path in exact.keys() | alias.keys()
+        }
+
+        dynamic.sort(key=lambda rule: rule._sort_key)  # stable: ties keep registration order
+        grouped: dict[str | None, dict[str, _Group]] = {}
+        for rule in dynamic:
+            groups = grouped.setdefault(rule._bucket, {})
+            group = groups.get(rule._pattern)
+            if group is None:
+                compiled = re.compile(f"({rule._pattern})", re.DOTALL)
+                group = groups[rule._pattern] = _Group(rule._pattern, compiled)
+            group.candidates.append(_Cand(rule))
+        var_chunks = tuple(_make_chunks(list(grouped.pop(None, {}).values())))
+        buckets = {
+            key: tuple(_make_chunks(list(groups.values()))) + var_chunks
+            for key, groups in grouped.items()
+            if key is not None
+        }
+
+        build_order: dict[str, tuple[Rule, ...]] = {}
+        build_order_get: dict[str, tuple[Rule, ...]] = {}
+        for endpoint, endpoint_rules in self._rules_by_endpoint.items():
+            ordered = sorted(endpoint_rules, key=_build_sort_key)
+            build_order[endpoint] = tuple(ordered)
+            build_order_get[endpoint] = tuple(
+                [rule for rule in ordered if _accepts(rule, "GET")]
+                + [rule for rule in ordered if not _accepts(rule, "GET")]
+            )
+
+        self._static = static
+        self._buckets = buckets
+        self._var_chunks = var_chunks
+        self._build_order = build_order
+        self._build_order_get = build_order_get
+        # an add() that raced with this compile leaves the map dirty
+        self._dirty = self._version != version
+
+    # matching ----------------------------------------------------------------------
+
+    def match(
+        self, path: str, method: str, *, host: str | None = None, websocket: bool = False
+    ) -> tuple[Rule, dict[str, Any]]:
+        """The rule matching the decoded ``path`` for ``method``, and its converted values.
+
+        Raises :class:`~ambi.exceptions.NotFound`,
+        :class:`~ambi.exceptions.MethodNotAllowed` (``valid_methods`` is the union of
+        the methods of every rule matching the path, with OPTIONS where automatic),
+        :class:`~ambi.exceptions.RequestRedirect` (``new_url`` is a path: ``/docs`` to
+        ``/docs/``, or merged slashes) or :class:`WebsocketMismatch`.
+
+        For ``OPTIONS`` when no matching rule lists OPTIONS, the first matching rule
+        with ``provide_automatic_options`` not ``False`` is returned: the caller sees
+        ``"OPTIONS" not in rule.methods`` and answers itself, with
+        :meth:`allowed_methods` for ``Allow``.  ``host`` is used only when the map
+        has ``host_matching``; ``websocket`` selects websocket rules.
+        """
+        if self._dirty:
+            self._compile()
+        if self.host_matching:
+            return self._match_slow(path, method, host, websocket)
+        # PERF: static rules are one dict lookup; no regex runs for them. Measured by
+        # benchmarks/inprocess.py.
+        static = self._static.get(path)
+        if static is not None:
+            for cand in static:
+                methods = cand.methods
+                if (
+                    (methods is None or method in methods)
+                    and cand.websocket == websocket
+                    and not cand.redirect
+                ):
+                    defaults = cand.defaults
+                    return cand.rule, (dict(defaults) if defaults else {})
+            return self._match_slow(path, method, host, websocket)
+        # PERF: only the chunks of the request's first segment (plus the variable
+        # bucket) are tried, each with a single re.fullmatch over all its rules, and
+        # m.lastindex names the rule group: no Python loop over rules. Measured by
+        # benchmarks/inprocess.py.
+        end = path.find("/", 1)
+        chunks = self._buckets.get(path[1:end] if end > 0 else path[1:], self._var_chunks)
+        for fullmatch, index, groups in chunks:
+            found = fullmatch(path)
+            if found is None:
+                continue
+            position, offset = index[found.lastindex]
+            for cand in groups[position].candidates:
+                methods = cand.methods
+                if (methods is not None and method not in methods) or cand.websocket != websocket:
+                    continue
+                if cand.slash and found.group(offset + cand.slash) is None:
+                    break  # a strict-slash redirect: the slow path decides
+                defaults = cand.defaults
+                values = dict(defaults) if defaults else {}
+                try:
+                    for name, rel, to_python in cand.specs:
+                        text = found.group(offset + rel)
+                        values[name] = text if to_python is None else to_python(text)
+                except ValidationError:
+                    continue
+                return cand.rule, values
+            break
+        return self._match_slow(path, method, host, websocket)
+
+    def _iter_matches(self, path: str) -> Iterator[tuple[Rule, dict[str, Any], bool]]:
+        """Every ``(rule, values, is_redirect)`` whose pattern matches ``path``, best first."""
+        for cand in self._static.get(path, ()):
+            yield cand.rule, (dict(cand.defaults) if cand.defaults else {}), cand.redirect
+        end = path.find("/", 1)
+        chunks = self._buckets.get(path[1:end] if end > 0 else path[1:], self._var_chunks)
+        for fullmatch, index, groups in chunks:
+            found = fullmatch(path)
+            if found is None:
+                continue
+            position, offset = index[found.lastindex]
+            for group in groups[position:]:
+                if group is not groups[position]:
+                    found_here = group.fullmatch(path)
+                    if found_here is None:
+                        continue
+                    found, offset = found_here, 1
+                for cand in group.candidates:
+                    values = _convert(cand.specs, cand.defaults, found, offset)
+                    if values is not None:
+                        redirect = bool(cand.slash) and found.group(offset + cand.slash) is None
+                        yield cand.rule, values, redirect
+
+    def _scan(self, path: str, host: str | None) -> Iterator[tuple[Rule, dict[str, Any], bool]]:
+        if not self.host_matching:
+            yield from self._iter_matches(path)
+            return
+        for rule, values, redirect in self._iter_matches(path):
+            host_values = rule._match_host(host)
+            if host_values is not None:
+                values.update(host_values)
+                yield rule, values, redirect
+
+    def _match_slow(
+        self, path: str, method: str, host: str | None, websocket: bool
+    ) -> tuple[Rule, dict[str, Any]]:
+        if path[:1] != "/" or path[1:2] == "/":
+            return self.match("/" + path.lstrip("/"), method, host=host, websocket=websocket)
+        allowed: set[str] = set()
+        automatic: tuple[Rule, dict[str, Any]] | None = None
+        websocket_mismatch = False
+        for rule, values, redirect in self._scan(path, host):
+            if rule.websocket != websocket:
+                websocket_mismatch = True
+                continue
+            fits = _accepts(rule, method)
+            if redirect:
+                if fits or (method == "OPTIONS" and _automatic_options(rule)):
+                    raise RequestRedirect(path + "/")
+                continue
+            if fits:
+                return rule, values
+            assert rule.methods is not None
+            allowed |= rule.methods
+            if automatic is None and _automatic_options(rule):
+                automatic = rule, values
+        if automatic is not None:
+            if method == "OPTIONS":
+                return automatic
+            allowed.add("OPTIONS")
+        if allowed:
+            raise MethodNotAllowed(valid_methods=allowed)
+        if websocket_mismatch:
+            raise WebsocketMismatch()
+        if self.merge_slashes and "//" in path:
+            merged = _MULTI_SLASH.sub("/", path)
+            try:
+                self.match(merged, method, host=host, websocket=websocket)
+            except NotFound:
+                raise NotFound() from None
+            except (MethodNotAllowed, WebsocketMismatch):
+                pass
+            raise RequestRedirect(merged)
+        raise NotFound()
+
+    def allowed_methods(
+        self, path: str, *, host: str | None = None, websocket: bool = False
+    ) -> set[str]:
+        """The methods some rule matching ``path`` accepts (for ``Allow`` on automatic OPTIONS).
+
+        HEAD is there wherever GET is; OPTIONS unless every matching rule sets
+        ``provide_automatic_options=False``.  A rule with ``methods=None`` counts as
+        GET, HEAD, POST, PUT, PATCH, DELETE and OPTIONS.  Empty if nothing matches.
+        """
+        if self._dirty:
+            self._compile()
+        if path[:1] != "/" or path[1:2] == "/":
+            path = "/" + path.lstrip("/")
+        allowed: set[str] = set()
+        automatic = False
+        for rule, _values, redirect in self._scan(path, host):
+            if redirect or rule.websocket != websocket:
+                continue
+            if rule.methods is None:
+                return set(_ALL_METHODS)
+            allowed |= rule.methods
+            automatic = automatic or _automatic_options(rule)
+        if automatic:
+            allowed.add("OPTIONS")
+        return allowed
+
+    # building ----------------------------------------------------------------------
+
+    def build(
+        self,
+        endpoint: str,
+        values: Mapping[str, Any] | None = None,
+        method: str | None = None,
+        append_unknown: bool = True,
+    ) -> str:
+        """The quoted path (plus ``?query`` for leftover values) of ``endpoint``.
+
+        Raises :class:`BuildError` when no rule of the endpoint can be built from
+        ``values`` (and, if given, accepts ``method``).
+        """
+        if self._dirty:
+            self._compile()
+        given: Mapping[str, Any] = values if values is not None else {}
+        if method is None:
+            rules = self._build_order_get.get(endpoint, ())
+        else:
+            rules = self._build_order.get(endpoint, ())
+        for rule in rules:
+            if method is not None and rule.methods is not None and method not in rule.methods:
+                continue
+            built = rule.build(given, append_unknown)
+            if built is not None:
+                path, query = built
+                return f"{path}?{query}" if query else path
+        raise BuildError(endpoint, given, method, self)
+
+    def __repr__(self) -> str:
+        return f"<Map {len(self._rules)} rules>"
+
+
+class BuildError(LookupError):
+    """No rule of ``endpoint`` can be built from ``values`` (for ``method``).
+
+    The message says why: an unknown endpoint (with similar ones), a method no
+    rule accepts, or the values that are missing.  ``suggested`` is the rule that
+    came closest, if any.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        values: Mapping[str, Any] | None,
+        method: str | None,
+        map: Map | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.values = dict(values or {})
+        self.method = method
+        self.suggested: Rule | None = None
+        super().__init__(self._message(map))
+
+    def _message(self, map: Map | None) -> str:
+        head = f"Could not build url for endpoint {self.endpoint!r}"
+        if self.method is not None:
+            head += f" ({self.method!r})"
+        given = sorted(key for key, value in self.values.items() if value is not None)
+        if given:
+            head += f" with values {given!r}"
+        head += "."
+        if map is None:
+            return head
+        rules = list(map.iter_rules(self.endpoint))
+        if not rules:
+            endpoints = [rule.endpoint for rule in map.iter_rules() if rule.endpoint is not None]
+            close = difflib.get_close_matches(self.endpoint, endpoints, n=1)
+            if close:
+                return f"{head} Did you mean {close[0]!r} instead?"
+            return f"{head} No rule has this endpoint."
+        method = self.method
+        if method is not None:
+            fitting = [rule for rule in rules if _accepts(rule, method)]
+            if not fitting:
+                methods: set[str] = set()
+                for rule in rules:
+                    methods |= rule.methods or set()
+                self.suggested = rules[0]
+                return f"{head} Did you mean to use methods {sorted(methods)!r}?"
+            rules = fitting
+        best = min(rules, key=lambda rule: len(rule._missing(self.values)))
+        self.suggested = best
+        missing = best._missing(self.values)
+        if missing:
+            return f"{head} Did you forget to specify values {sorted(missing)!r}?"
+        return (
+            f"{head} Every rule of this endpoint rejects these values "
+            "(they contradict a rule's defaults, or a converter's to_url refused them)."
+        )

@@ -1,0 +1,92 @@
+"""``Ambi``: the one object both kinds of server call.
+
+``gunicorn app:app`` calls it as WSGI, ``app(environ, start_response)``;
+``uvicorn app:app`` calls it as ASGI, ``await app(scope, receive, send)``. ``__call__``
+tells the two apart by the number of arguments and hands over to the thin adapter.
+Servers that pick an interface by asking "is ``__call__`` a coroutine function?"
+(uvicorn, hypercorn) are told yes by a marker, and the WSGI call still works.
+"""
+
+from __future__ import annotations
+
+import asyncio.coroutines
+import inspect
+from collections.abc import Awaitable, Iterable
+from typing import TYPE_CHECKING, Any, Literal
+
+from .app import App
+from .asgi import asgi_app
+from .wsgi import wsgi_app
+
+if TYPE_CHECKING:
+    from .testing import AmbiAsyncClient, AmbiClient
+    from .types import Receive, Scope, Send, StartResponse, WSGIEnvironment
+
+__all__ = ["Ambi"]
+
+
+class Ambi(App):
+    """A Flask-style application served unchanged by WSGI and ASGI servers::
+
+        from ambi import Ambi
+
+        app = Ambi(__name__)
+
+        @app.get("/")
+        def index():
+            return "hello"
+
+        @app.get("/users/<int:user_id>")
+        async def user(user_id):
+            return {"id": user_id}
+
+    Run it with ``uvicorn app:app``, ``gunicorn app:app`` or ``ambi run app:app``.
+    """
+
+    def __call__(
+        self,
+        scope_or_environ: Any,
+        receive_or_start_response: Any,
+        send: Send | None = None,
+        /,
+    ) -> Awaitable[None] | Iterable[bytes]:
+        """Serve a request: WSGI with two arguments, ASGI (a coroutine) with three."""
+        if send is None:
+            return self.wsgi_app(scope_or_environ, receive_or_start_response)
+        return self.asgi_app(scope_or_environ, receive_or_start_response, send)
+
+    def wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """The WSGI application; wrap this (not ``app``) with WSGI middleware:
+        ``app.wsgi_app = ProxyFix(app.wsgi_app)``."""
+        return wsgi_app(self, environ, start_response)
+
+    async def asgi_app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI application (ASGI 3)."""
+        await asgi_app(self, scope, receive, send)
+
+    def test_client(
+        self, interface: Literal["wsgi", "asgi"] = "wsgi", **kwargs: Any
+    ) -> AmbiClient:
+        """An ``httpx.Client`` bound to this app in-process, through its WSGI or ASGI face::
+
+        client = app.test_client("asgi")
+        assert client.get("/").text == "hello"
+        """
+        from .testing import AmbiClient
+
+        return AmbiClient(self, interface=interface, **kwargs)
+
+    def async_test_client(
+        self, interface: Literal["wsgi", "asgi"] = "asgi", **kwargs: Any
+    ) -> AmbiAsyncClient:
+        """An ``httpx.AsyncClient`` bound to this app, for ``async def`` tests."""
+        from .testing import AmbiAsyncClient
+
+        return AmbiAsyncClient(self, interface=interface, **kwargs)
+
+
+# uvicorn and hypercorn choose ASGI 3 only for a coroutine function; mark __call__ so
+# both tests (asyncio's, and inspect's on 3.12+) say yes. The WSGI call is unaffected.
+if hasattr(inspect, "markcoroutinefunction"):  # Python 3.12+
+    inspect.markcoroutinefunction(Ambi.__call__)
+Ambi.__call__._is_coroutine = asyncio.coroutines._is_coroutine  # type: ignore[attr-defined]

@@ -1,0 +1,652 @@
+"""``Request`` and ``Response``: the objects views see, built from a neutral connection.
+
+Part of the sans-I/O core. A :class:`Connection` is what an adapter (``wsgi.py`` or
+``asgi.py``) knows about one HTTP request: method, scheme, paths, query bytes, headers,
+client, and a body it can read *synchronously* on demand. The core builds a
+:class:`Request` from it and never learns which server is underneath.
+
+Everything on ``Request`` is computed lazily and cached: a view that never touches
+``request.args`` never pays for query parsing.
+"""
+
+from __future__ import annotations
+
+import json as _stdlib_json
+from collections.abc import AsyncIterable, Callable, Iterable, Iterator
+from datetime import datetime, timedelta
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from .datastructures import Headers, ImmutableMultiDict
+from .exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
+from .http import (
+    HTTP_STATUS_CODES,
+    dump_cookie,
+    parse_cookie,
+    parse_options_header,
+    parse_query_string,
+    unquote_strict,
+)
+
+if TYPE_CHECKING:
+    from .routing import Rule
+    from .types import HeadersValue
+
+__all__ = ["Connection", "Request", "Response"]
+
+Interface = Literal["wsgi", "asgi"]
+
+#: Body size limit used when the app does not say otherwise (16 MiB, like Quart).
+DEFAULT_MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+_READ_CHUNK = 64 * 1024
+
+
+class Connection:
+    """What an adapter knows about one request, in server-neutral terms.
+
+    The adapters subclass it; the core only reads these attributes and calls
+    :meth:`read_body_chunk`. ``path_bytes`` is the request path below ``root_path``,
+    percent-encoded when ``path_is_encoded`` is true (the wire form, when the server
+    gives it) or already decoded by the server otherwise.
+    """
+
+    __slots__ = (
+        "client",
+        "header_items",
+        "method",
+        "path_bytes",
+        "path_is_encoded",
+        "query_string",
+        "root_path",
+        "scheme",
+        "server",
+    )
+
+    interface: ClassVar[Interface]
+
+    def __init__(
+        self,
+        *,
+        method: str,
+        scheme: str,
+        server: tuple[str, int | None] | None,
+        root_path: str,
+        path_bytes: bytes,
+        path_is_encoded: bool,
+        query_string: bytes,
+        header_items: list[tuple[str, str]],
+        client: tuple[str, int] | None,
+    ) -> None:
+        self.method = method
+        self.scheme = scheme
+        self.server = server
+        self.root_path = root_path
+        self.path_bytes = path_bytes
+        self.path_is_encoded = path_is_encoded
+        self.query_string = query_string
+        self.header_items = header_items
+        self.client = client
+
+    def read_body_chunk(self) -> bytes:
+        """Return the next chunk of the request body, ``b""`` at its end.
+
+        Blocking; the adapter decides how (``wsgi.input``, or ``receive()`` through the
+        event loop from a worker thread, or a body read in ahead of an async view).
+        Raises :class:`~ambi.exceptions.ClientDisconnected` if the client went away.
+        """
+        raise NotImplementedError
+
+    @property
+    def environ(self) -> dict[str, Any]:
+        """The WSGI environ (under ASGI: a WSGI-style view of the scope)."""
+        raise NotImplementedError
+
+
+def _decode_path(conn: Connection) -> tuple[str, BadRequest | None]:
+    raw = conn.path_bytes
+    try:
+        if conn.path_is_encoded and b"%" in raw:
+            return unquote_strict(raw, "URL path"), None
+        return raw.decode("utf-8"), None
+    except BadRequest as exc:
+        return raw.decode("utf-8", "replace"), exc
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "replace"), BadRequest("Invalid UTF-8 in the URL path.")
+
+
+class Request:
+    """The incoming request, as a view sees it through ``ambi.request``.
+
+    Mirrors Flask's request API: ``method``, ``path``, ``args``, ``headers``,
+    ``cookies``, ``get_json()``, ``get_data()``, ``url`` and friends.
+    """
+
+    __slots__ = (
+        "__dict__",
+        "_args",
+        "_cached_data",
+        "_cached_json",
+        "_cookies",
+        "_headers",
+        "connection",
+        "json_loads",
+        "max_content_length",
+        "method",
+        "path",
+        "path_error",
+        "root_path",
+        "routing_exception",
+        "scheme",
+        "url_rule",
+        "view_args",
+    )
+
+    #: Whether a request body was larger than ``max_content_length`` is checked while
+    #: reading; this is the limit (``None`` means no limit).
+    max_content_length: int | None
+
+    def __init__(
+        self,
+        connection: Connection,
+        max_content_length: int | None = DEFAULT_MAX_CONTENT_LENGTH,
+        json_loads: Callable[[bytes], Any] = _stdlib_json.loads,
+    ) -> None:
+        self.connection = connection
+        self.json_loads = json_loads
+        self.method = connection.method
+        self.scheme = connection.scheme
+        self.root_path = connection.root_path
+        self.path, self.path_error = _decode_path(connection)
+        self.max_content_length = max_content_length
+        self.url_rule: Rule | None = None
+        self.view_args: dict[str, Any] | None = None
+        self.routing_exception: Exception | None = self.path_error
+        self._args: ImmutableMultiDict[str, str] | None = None
+        self._headers: Headers | None = None
+        self._cookies: ImmutableMultiDict[str, str] | None = None
+        self._cached_data: bytes | None = None
+        self._cached_json: tuple[Any, Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"<Request {self.url!r} [{self.method}]>"
+
+    # -- URL -----------------------------------------------------------------------------
+
+    @property
+    def environ(self) -> dict[str, Any]:
+        """The WSGI environ; under ASGI a WSGI-style dictionary built from the scope."""
+        return self.connection.environ
+
+    @property
+    def query_string(self) -> bytes:
+        """The raw query string, without the ``?``."""
+        return self.connection.query_string
+
+    @property
+    def args(self) -> ImmutableMultiDict[str, str]:
+        """The parsed query string. Bad percent-encoding or UTF-8 raises a 400."""
+        if self._args is None:
+            self._args = parse_query_string(self.connection.query_string)
+        return self._args
+
+    @property
+    def full_path(self) -> str:
+        """``path`` plus ``?`` and the query string (always with the ``?``, like Flask)."""
+        return f"{self.path}?{self.connection.query_string.decode('latin-1')}"
+
+    @property
+    def host(self) -> str:
+        """The host the client asked for (``Host`` header, else the server address)."""
+        host = self.headers.get("host")
+        if host:
+            return host
+        server = self.connection.server
+        if server is None:
+            return ""
+        name, port = server
+        default = {"http": 80, "https": 443, "ws": 80, "wss": 443}.get(self.scheme)
+        return name if port is None or port == default else f"{name}:{port}"
+
+    @property
+    def host_url(self) -> str:
+        """``scheme://host/``."""
+        return f"{self.scheme}://{self.host}/"
+
+    @property
+    def url_root(self) -> str:
+        """``scheme://host/root_path/``: the application's root URL."""
+        return f"{self.scheme}://{self.host}{self.root_path.rstrip('/')}/"
+
+    @property
+    def base_url(self) -> str:
+        """The URL without the query string."""
+        from .http import url_quote
+
+        return f"{self.scheme}://{self.host}{url_quote(self.root_path + self.path)}"
+
+    @property
+    def url(self) -> str:
+        """The full URL, query string included."""
+        query = self.connection.query_string
+        base = self.base_url
+        return f"{base}?{query.decode('latin-1')}" if query else base
+
+    @property
+    def is_secure(self) -> bool:
+        """True over HTTPS or WSS."""
+        return self.scheme in ("https", "wss")
+
+    @property
+    def remote_addr(self) -> str | None:
+        """The client's address as the server saw it."""
+        client = self.connection.client
+        return client[0] if client else None
+
+    @property
+    def endpoint(self) -> str | None:
+        """The matched rule's endpoint, or ``None`` if matching failed."""
+        return self.url_rule.endpoint if self.url_rule is not None else None
+
+    @property
+    def blueprint(self) -> str | None:
+        """The blueprint name of the matched endpoint (the part before the last dot)."""
+        endpoint = self.endpoint
+        if endpoint is not None and "." in endpoint:
+            return endpoint.rpartition(".")[0]
+        return None
+
+    # -- headers -------------------------------------------------------------------------
+
+    @property
+    def headers(self) -> Headers:
+        """The request headers: case-insensitive, multi-valued."""
+        if self._headers is None:
+            self._headers = Headers(self.connection.header_items)
+        return self._headers
+
+    @property
+    def cookies(self) -> ImmutableMultiDict[str, str]:
+        """Cookies sent by the client."""
+        if self._cookies is None:
+            self._cookies = parse_cookie(self.headers.get("cookie"))
+        return self._cookies
+
+    @property
+    def content_type(self) -> str | None:
+        """The ``Content-Type`` header as sent."""
+        return self.headers.get("content-type")
+
+    @property
+    def mimetype(self) -> str:
+        """The content type without parameters, lower-cased (``""`` if absent)."""
+        return parse_options_header(self.content_type)[0]
+
+    @property
+    def mimetype_params(self) -> dict[str, str]:
+        """The content type's parameters, e.g. ``{"charset": "utf-8"}``."""
+        return parse_options_header(self.content_type)[1]
+
+    @property
+    def content_length(self) -> int | None:
+        """The ``Content-Length`` header as an int, ``None`` if absent or invalid."""
+        value = self.headers.get("content-length")
+        if value is None or not value.isdigit():
+            return None
+        return int(value)
+
+    @property
+    def user_agent(self) -> str:
+        """The ``User-Agent`` header (a plain string)."""
+        return self.headers.get("user-agent", "")
+
+    @property
+    def is_json(self) -> bool:
+        """True for ``application/json`` and ``application/*+json`` bodies."""
+        mimetype = self.mimetype
+        return mimetype == "application/json" or (
+            mimetype.startswith("application/") and mimetype.endswith("+json")
+        )
+
+    # -- body ----------------------------------------------------------------------------
+
+    def _read_body(self) -> bytes:
+        limit = self.max_content_length
+        declared = self.content_length
+        if limit is not None and declared is not None and declared > limit:
+            raise RequestEntityTooLarge(
+                f"The request body is {declared} bytes; the limit is {limit} bytes"
+                " (MAX_CONTENT_LENGTH)."
+            )
+        chunks: list[bytes] = []
+        size = 0
+        read = self.connection.read_body_chunk
+        while chunk := read():
+            size += len(chunk)
+            if limit is not None and size > limit:
+                raise RequestEntityTooLarge(
+                    f"The request body is larger than the limit of {limit} bytes"
+                    " (MAX_CONTENT_LENGTH)."
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def get_data(self, cache: bool = True, as_text: bool = False) -> Any:
+        """The raw body (bytes, or str with ``as_text``), read once and cached.
+
+        Raises :class:`~ambi.exceptions.RequestEntityTooLarge` (413) past
+        ``max_content_length``, checked while reading.
+        """
+        data = self._cached_data
+        if data is None:
+            data = self._read_body()
+            if cache:
+                self._cached_data = data
+        if as_text:
+            return data.decode("utf-8", "replace")
+        return data
+
+    @property
+    def data(self) -> bytes:
+        """The raw body as bytes (see :meth:`get_data`)."""
+        data: bytes = self.get_data()
+        return data
+
+    def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
+        """Parse the body as JSON.
+
+        Without ``force`` the content type must be JSON, else 415. Malformed JSON gives a
+        400 with the parser's message. ``silent`` returns ``None`` instead of failing.
+        """
+        if cache and self._cached_json is not None:
+            return self._cached_json[silent]
+        if not (force or self.is_json):
+            if silent:
+                return None
+            return self.on_json_loading_failed(None)
+        data: bytes = self.get_data(cache=cache)
+        try:
+            value = self.json_loads(data)
+        except ValueError as exc:
+            if silent:
+                return None
+            return self.on_json_loading_failed(exc)
+        if cache:
+            self._cached_json = (value, value)
+        return value
+
+    @property
+    def json(self) -> Any:
+        """The parsed JSON body (see :meth:`get_json`)."""
+        return self.get_json()
+
+    def on_json_loading_failed(self, error: ValueError | None) -> Any:
+        """Called when :meth:`get_json` fails; raises 400 (bad JSON) or 415 (not JSON)."""
+        if error is not None:
+            raise BadRequest(f"Failed to decode JSON object: {error}")
+        raise UnsupportedMediaType(
+            "Did not attempt to load JSON data because the request Content-Type was not"
+            " 'application/json'."
+        )
+
+
+def _status_line(code: int) -> str:
+    reason = HTTP_STATUS_CODES.get(code, "UNKNOWN")
+    return f"{code} {reason.upper()}"
+
+
+class Response:
+    """An HTTP response: a status, headers and a body.
+
+    The body is ``bytes``, or for streaming a sync or async iterable of ``bytes``/``str``::
+
+        Response("hello", 201, {"X-Thing": "1"}, mimetype="text/plain")
+        Response(generate_rows(), mimetype="text/csv")     # streams
+    """
+
+    default_status: ClassVar[int] = 200
+    default_mimetype: ClassVar[str | None] = "text/html"
+
+    def __init__(
+        self,
+        response: str | bytes | bytearray | Iterable[str | bytes] | AsyncIterable[str | bytes]
+        | None = None,
+        status: int | str | HTTPStatus | None = None,
+        headers: HeadersValue | None = None,
+        mimetype: str | None = None,
+        content_type: str | None = None,
+    ) -> None:
+        self.headers = headers if isinstance(headers, Headers) else Headers(headers)
+        if content_type is None:
+            if mimetype is None and "content-type" not in self.headers:
+                mimetype = self.default_mimetype
+            if mimetype is not None:
+                content_type = _content_type_for(mimetype)
+        if content_type is not None:
+            self.headers["Content-Type"] = content_type
+        self.status_code = self.default_status
+        if status is not None:
+            self.status = status  # type: ignore[assignment]
+        self._data: bytes | None = None
+        self.response: Iterable[str | bytes] | AsyncIterable[str | bytes] | None = None
+        self._on_close: list[Any] = []
+        if response is None:
+            self._data = b""
+        elif isinstance(response, (str, bytes, bytearray)):
+            self.set_data(response)
+        else:
+            self.response = response
+
+    def __repr__(self) -> str:
+        body = "streamed" if self.is_streamed else f"{len(self._data or b'')} bytes"
+        return f"<{type(self).__name__} {body} [{self.status}]>"
+
+    # -- status ---------------------------------------------------------------------------
+
+    @property
+    def status(self) -> str:
+        """The status line, e.g. ``"200 OK"``; assign an int, a ``"404 NOT FOUND"`` string or
+        an ``HTTPStatus``."""
+        return _status_line(self.status_code)
+
+    @status.setter
+    def status(self, value: int | str | HTTPStatus) -> None:
+        if isinstance(value, int):
+            code = int(value)
+        elif isinstance(value, str):
+            head = value.strip().split(None, 1)[0] if value.strip() else ""
+            if not head.isdigit():
+                raise ValueError(f"Invalid status {value!r}: it must start with a number.")
+            code = int(head)
+        else:
+            raise TypeError(f"The status must be an int or str, not {type(value).__name__}.")
+        if not 100 <= code <= 999:
+            raise ValueError(f"Invalid status code {code}: it must be between 100 and 999.")
+        self.status_code = code
+
+    # -- body -----------------------------------------------------------------------------
+
+    @property
+    def is_streamed(self) -> bool:
+        """True when the body is an iterator, sent chunk by chunk."""
+        return self._data is None
+
+    def get_data(self, as_text: bool = False) -> Any:
+        """The body; a sync streaming body is consumed and buffered first."""
+        if self._data is None:
+            stream = self.response
+            if stream is None or not isinstance(stream, Iterable):
+                raise RuntimeError(
+                    "This response streams an async iterator; it cannot be read synchronously."
+                )
+            self._data = b"".join(
+                chunk.encode() if isinstance(chunk, str) else chunk for chunk in stream
+            )
+            self.response = None
+        return self._data.decode() if as_text else self._data
+
+    def set_data(self, value: str | bytes | bytearray) -> None:
+        """Replace the body and set ``Content-Length``."""
+        data = value.encode() if isinstance(value, str) else bytes(value)
+        self._data = data
+        self.response = None
+        self.headers["Content-Length"] = str(len(data))
+
+    @property
+    def data(self) -> bytes:
+        """The body as bytes (see :meth:`get_data`)."""
+        data: bytes = self.get_data()
+        return data
+
+    @data.setter
+    def data(self, value: str | bytes) -> None:
+        self.set_data(value)
+
+    def iter_encoded(self) -> Iterator[bytes]:
+        """Iterate a sync body as bytes."""
+        if self._data is not None:
+            yield self._data
+            return
+        stream = self.response
+        if not isinstance(stream, Iterable):
+            raise RuntimeError("This response streams an async iterator; use async iteration.")
+        for chunk in stream:
+            yield chunk.encode() if isinstance(chunk, str) else chunk
+
+    def call_on_close(self, func: Any) -> Any:
+        """Register ``func`` to be called once the body has been sent (or abandoned)."""
+        self._on_close.append(func)
+        return func
+
+    def get_json(self, force: bool = False, silent: bool = False) -> Any:
+        """Parse the body as JSON (useful in tests)."""
+        if not (force or self.is_json):
+            return None
+        try:
+            return _stdlib_json.loads(self.get_data())
+        except ValueError:
+            if silent:
+                return None
+            raise
+
+    @property
+    def json(self) -> Any:
+        """The body parsed as JSON, ``None`` if the mimetype is not JSON."""
+        return self.get_json()
+
+    # -- headers --------------------------------------------------------------------------
+
+    @property
+    def content_type(self) -> str | None:
+        """The ``Content-Type`` header."""
+        return self.headers.get("content-type")
+
+    @content_type.setter
+    def content_type(self, value: str) -> None:
+        self.headers["Content-Type"] = value
+
+    @property
+    def mimetype(self) -> str | None:
+        """The content type without parameters; assigning adds ``charset=utf-8`` for text."""
+        content_type = self.content_type
+        return parse_options_header(content_type)[0] if content_type else None
+
+    @mimetype.setter
+    def mimetype(self, value: str) -> None:
+        self.headers["Content-Type"] = _content_type_for(value)
+
+    @property
+    def mimetype_params(self) -> dict[str, str]:
+        """The content type's parameters."""
+        return parse_options_header(self.content_type)[1]
+
+    @property
+    def is_json(self) -> bool:
+        """True when the mimetype is JSON."""
+        mimetype = self.mimetype or ""
+        return mimetype == "application/json" or (
+            mimetype.startswith("application/") and mimetype.endswith("+json")
+        )
+
+    @property
+    def content_length(self) -> int | None:
+        """The ``Content-Length`` header as an int."""
+        value = self.headers.get("content-length")
+        return int(value) if value is not None and value.isdigit() else None
+
+    @content_length.setter
+    def content_length(self, value: int) -> None:
+        self.headers["Content-Length"] = str(int(value))
+
+    @property
+    def location(self) -> str | None:
+        """The ``Location`` header."""
+        return self.headers.get("location")
+
+    @location.setter
+    def location(self, value: str) -> None:
+        self.headers["Location"] = value
+
+    def set_cookie(
+        self,
+        key: str,
+        value: str = "",
+        max_age: timedelta | int | None = None,
+        expires: str | datetime | int | float | None = None,
+        path: str | None = "/",
+        domain: str | None = None,
+        secure: bool = False,
+        httponly: bool = False,
+        samesite: str | None = None,
+        partitioned: bool = False,
+    ) -> None:
+        """Add a ``Set-Cookie`` header (Flask's signature)."""
+        self.headers.add(
+            "Set-Cookie",
+            dump_cookie(
+                key,
+                value,
+                max_age=max_age,
+                expires=expires,
+                path=path,
+                domain=domain,
+                secure=secure,
+                httponly=httponly,
+                samesite=samesite,
+                partitioned=partitioned,
+            ),
+        )
+
+    def delete_cookie(
+        self,
+        key: str,
+        path: str | None = "/",
+        domain: str | None = None,
+        secure: bool = False,
+        httponly: bool = False,
+        samesite: str | None = None,
+        partitioned: bool = False,
+    ) -> None:
+        """Expire a cookie in the browser."""
+        self.set_cookie(
+            key,
+            expires=0,
+            max_age=0,
+            path=path,
+            domain=domain,
+            secure=secure,
+            httponly=httponly,
+            samesite=samesite,
+            partitioned=partitioned,
+        )
+
+
+def _content_type_for(mimetype: str) -> str:
+    if "charset=" not in mimetype and (
+        mimetype.startswith("text/")
+        or mimetype
+        in ("application/xml", "application/javascript", "application/ecmascript")
+        or mimetype.endswith("+xml")
+    ):
+        return f"{mimetype}; charset=utf-8"
+    return mimetype
+

@@ -1,0 +1,247 @@
+"""The WSGI adapter: environ → Connection, the sync driver, Response → start_response.
+
+Thin by design. Each request runs inside its own :class:`contextvars.Context`, so the
+request context stays current while the server iterates a streamed body after the app
+returned, and never leaks into the server thread's own context.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from ._drivers import drive_sync, thread_event_loop
+from ._pipeline import request_flow, teardown_flow
+from .exceptions import ClientDisconnected
+from .wrappers import Connection
+
+if TYPE_CHECKING:
+    from .app import App
+    from .ctx import RequestContext
+    from .types import StartResponse, WSGIEnvironment
+    from .wrappers import Response
+
+__all__ = ["WSGIConnection", "wsgi_app"]
+
+_READ_CHUNK = 64 * 1024
+_SPECIAL_HEADERS = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
+
+
+def _header_items(environ: WSGIEnvironment) -> list[tuple[str, str]]:
+    items: list[tuple[str, str]] = []
+    for key, value in environ.items():
+        if key[:5] == "HTTP_":
+            items.append((key[5:].replace("_", "-").title(), value))
+        elif key in _SPECIAL_HEADERS and value:
+            items.append((_SPECIAL_HEADERS[key], value))
+    return items
+
+
+def _native_to_bytes(value: str) -> bytes:
+    # PEP 3333 says latin-1 "native strings"; some callers (httpx's WSGI transport) pass
+    # already-decoded text instead, which latin-1 cannot always encode.
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")
+
+
+class WSGIConnection(Connection):
+    """A request as a WSGI server describes it."""
+
+    __slots__ = ("_environ", "_input", "_remaining")
+    interface = "wsgi"
+
+    def __init__(self, environ: WSGIEnvironment) -> None:
+        script_name = environ.get("SCRIPT_NAME", "")
+        raw_uri: str | None = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+        if raw_uri and not script_name and raw_uri[:1] == "/":
+            # The wire form lets the core reject malformed percent-encoding.
+            path_bytes = _native_to_bytes(raw_uri.partition("?")[0])
+            encoded = True
+        else:
+            path_bytes = _native_to_bytes(environ.get("PATH_INFO", "") or "/")
+            encoded = False
+        server_port = environ.get("SERVER_PORT")
+        remote = environ.get("REMOTE_ADDR")
+        remote_port = environ.get("REMOTE_PORT")
+        super().__init__(
+            method=environ.get("REQUEST_METHOD", "GET").upper(),
+            scheme=environ.get("wsgi.url_scheme", "http"),
+            server=(
+                environ.get("SERVER_NAME", ""),
+                int(server_port) if server_port and server_port.isdigit() else None,
+            ),
+            root_path=_native_to_bytes(script_name).decode("utf-8", "replace").rstrip("/"),
+            path_bytes=path_bytes or b"/",
+            path_is_encoded=encoded,
+            query_string=_native_to_bytes(environ.get("QUERY_STRING", "")),
+            header_items=_header_items(environ),
+            client=(remote, int(remote_port) if remote_port and str(remote_port).isdigit()
+                    else 0) if remote else None,
+        )
+        self._environ = environ
+        self._input = environ.get("wsgi.input")
+        length = environ.get("CONTENT_LENGTH")
+        if length and str(length).isdigit():
+            self._remaining: int | None = int(length)
+        elif environ.get("wsgi.input_terminated"):
+            self._remaining = None  # chunked: the server marks the end with EOF
+        else:
+            self._remaining = 0
+
+    @property
+    def environ(self) -> dict[str, Any]:
+        return self._environ
+
+    def read_body_chunk(self) -> bytes:
+        remaining = self._remaining
+        if remaining == 0 or self._input is None:
+            return b""
+        if remaining is None:
+            data: bytes = self._input.read(_READ_CHUNK)
+            return data
+        try:
+            data = self._input.read(min(_READ_CHUNK, remaining))
+        except OSError as exc:
+            raise ClientDisconnected() from exc
+        if not data:
+            raise ClientDisconnected(
+                f"The client disconnected with {remaining} bytes of the declared body unsent."
+            )
+        self._remaining = remaining - len(data)
+        return data
+
+
+def _response_headers(response: Response) -> list[tuple[str, str]]:
+    headers = response.headers
+    if not response.is_streamed and "content-length" not in headers:
+        headers["Content-Length"] = str(len(response.data))
+    return headers.to_wsgi_list()
+
+
+def wsgi_app(app: App, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    """Serve one WSGI request with ``app``."""
+    request_context = contextvars.copy_context()
+    return request_context.run(_handle, app, environ, start_response, request_context)
+
+
+def _handle(
+    app: App,
+    environ: WSGIEnvironment,
+    start_response: StartResponse,
+    request_context: contextvars.Context,
+) -> Iterable[bytes]:
+    ctx = app.create_request_context(WSGIConnection(environ))
+    ctx.push()
+    try:
+        response = drive_sync(request_flow(app, ctx))
+    except BaseException as exc:
+        _finish(app, ctx, None, exc)
+        raise
+    is_head = ctx.request.method == "HEAD"
+    if not response.is_streamed:
+        _finish(app, ctx, response, None)
+        start_response(response.status, _response_headers(response))
+        return [] if is_head else [response.data]
+    start_response(response.status, _response_headers(response))
+    return _StreamedBody(app, ctx, response, request_context, skip=is_head)
+
+
+def _finish(
+    app: App, ctx: RequestContext, response: Response | None, error: BaseException | None
+) -> None:
+    """Teardown (if not done yet), ``call_on_close`` callbacks, then pop the context."""
+    try:
+        if not ctx.torn_down:
+            drive_sync(teardown_flow(app, ctx, error or ctx.unhandled_error))
+        if response is not None:
+            for func in response._on_close:
+                try:
+                    func()
+                except Exception:
+                    app.logger.exception("Error in a call_on_close callback")
+    finally:
+        ctx.pop(error)
+
+
+class _StreamedBody:
+    """The iterable handed to the WSGI server for a streamed body.
+
+    Each chunk is produced inside the request's own ``contextvars.Context``; an async
+    generator is advanced on the thread's persistent loop. ``close()`` (which every WSGI
+    server calls, even after a client disconnect) closes the generator, runs teardown
+    and pops the context.
+    """
+
+    def __init__(
+        self,
+        app: App,
+        ctx: RequestContext,
+        response: Response,
+        request_context: contextvars.Context,
+        *,
+        skip: bool,
+    ) -> None:
+        self._app = app
+        self._ctx = ctx
+        self._response = response
+        self._context = request_context
+        self._closed = False
+        self._error: BaseException | None = None
+        body: Any = response.response
+        self._sync: Iterator[str | bytes] | None = None
+        self._async: AsyncIterator[str | bytes] | None = None
+        if skip:
+            self._sync = iter(())
+        elif hasattr(body, "__aiter__"):
+            self._async = body.__aiter__()
+        else:
+            self._sync = iter(body)
+
+    def __iter__(self) -> _StreamedBody:
+        return self
+
+    def __next__(self) -> bytes:
+        return self._context.run(self._next_chunk)
+
+    def _next_chunk(self) -> bytes:
+        try:
+            if self._sync is not None:
+                chunk = next(self._sync)
+            else:
+                assert self._async is not None
+                try:
+                    chunk = thread_event_loop().run_until_complete(_anext(self._async))
+                except StopAsyncIteration:
+                    raise StopIteration from None
+        except StopIteration:
+            raise
+        except BaseException as exc:
+            self._error = exc
+            self._app.logger.error(
+                "Error while streaming the response to %s", self._ctx.request.path, exc_info=exc
+            )
+            raise
+        return chunk.encode() if isinstance(chunk, str) else chunk
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._context.run(self._close)
+
+    def _close(self) -> None:
+        try:
+            body = self._response.response
+            if self._async is not None and hasattr(body, "aclose"):
+                thread_event_loop().run_until_complete(body.aclose())
+            elif hasattr(body, "close"):
+                body.close()
+        finally:
+            _finish(self._app, self._ctx, self._response, self._error)
+
+
+async def _anext(iterator: AsyncIterator[str | bytes]) -> str | bytes:
+    return await iterator.__anext__()
