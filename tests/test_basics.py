@@ -106,9 +106,7 @@ def test_delete_cookie(app: Ambi, client: AmbiClient) -> None:
     assert "Expires=Thu, 01 Jan 1970 00:00:00 GMT" in cookie
 
 
-def test_streaming_sync_and_async_generators(
-    app: Ambi, client: AmbiClient, view_kind: str
-) -> None:
+def test_streaming_sync_and_async_generators(app: Ambi, client: AmbiClient, view_kind: str) -> None:
     def sync_numbers() -> Any:
         for number in range(3):
             yield f"{number}-{g.tag}\n"
@@ -162,8 +160,13 @@ def test_request_attributes(app: Ambi, client: AmbiClient, as_view: MakeView) ->
     app.add_url_rule("/hello/<name>", "hello", as_view(view), methods=["PUT"])
     response = client.put(
         "/hello/w%C3%B6rld?a=1&a=2",
-        headers=[("X-Custom", "yes"), ("X-Multi", "1"), ("X-Multi", "2"),
-                 ("Cookie", "c=choc"), ("Content-Type", "text/plain; charset=utf-8")],
+        headers=[
+            ("X-Custom", "yes"),
+            ("X-Multi", "1"),
+            ("X-Multi", "2"),
+            ("Cookie", "c=choc"),
+            ("Content-Type", "text/plain; charset=utf-8"),
+        ],
         content=b"body!",
     )
     assert response.status_code == 200, response.text
@@ -203,9 +206,7 @@ def test_get_json_variants(app: Ambi, client: AmbiClient, as_view: MakeView) -> 
     app.add_url_rule("/", "index", as_view(view), methods=["POST"])
     plain = client.post("/", content=b'{"a": 1}', headers={"Content-Type": "text/plain"})
     assert plain.json() == {"silent": None, "forced": {"a": 1}}
-    vendor = client.post(
-        "/", content=b"[1]", headers={"Content-Type": "application/vnd.api+json"}
-    )
+    vendor = client.post("/", content=b"[1]", headers={"Content-Type": "application/vnd.api+json"})
     assert vendor.json() == {"silent": [1], "forced": [1]}
 
 
@@ -263,7 +264,13 @@ def test_hooks_order_and_g(app: Ambi, client: AmbiClient, view_kind: str) -> Non
     assert response.text == "42 ['before1', 'before2']"
     assert response.headers["x-after-1"] == "1"
     assert calls == [
-        "preprocess:index", "before1", "before2", "view", "after2", "after1", "teardown:None"
+        "preprocess:index",
+        "before1",
+        "before2",
+        "view",
+        "after2",
+        "after1",
+        "teardown:None",
     ]
 
 
@@ -298,9 +305,7 @@ def test_after_this_request(app: Ambi, client: AmbiClient) -> None:
 
 def test_redirect_and_url_for(app: Ambi, client: AmbiClient, as_view: MakeView) -> None:
     app.add_url_rule("/target/<int:n>", "target", as_view(lambda n: f"target {n}"))
-    app.add_url_rule(
-        "/go", "go", as_view(lambda: redirect(url_for("target", n=5, extra="a b")))
-    )
+    app.add_url_rule("/go", "go", as_view(lambda: redirect(url_for("target", n=5, extra="a b"))))
     app.add_url_rule(
         "/external",
         "external",
@@ -328,9 +333,7 @@ def test_abort_and_http_errors(app: Ambi, client: AmbiClient, as_view: MakeView)
     assert (response.status_code, response.text) == (299, "custom body")
 
 
-def test_error_handlers_by_code_and_class(
-    app: Ambi, client: AmbiClient, as_view: MakeView
-) -> None:
+def test_error_handlers_by_code_and_class(app: Ambi, client: AmbiClient, as_view: MakeView) -> None:
     class AppError(Exception):
         pass
 
@@ -351,7 +354,9 @@ def test_error_handlers_by_code_and_class(
 
 
 def test_unhandled_error_is_500_and_logged_once(
-    app: Ambi, make_client: Callable[..., AmbiClient], as_view: MakeView,
+    app: Ambi,
+    make_client: Callable[..., AmbiClient],
+    as_view: MakeView,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     app.testing = False

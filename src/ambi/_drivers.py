@@ -57,10 +57,11 @@ class AdaptationCounter:
 
 adaptations = AdaptationCounter()
 
+
 class _ThreadLoop:
     """Owns one thread's loop; closes it when the thread ends (or at exit)."""
 
-    __slots__ = ("loop", "__weakref__")
+    __slots__ = ("__weakref__", "loop")
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()

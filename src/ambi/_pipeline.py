@@ -172,9 +172,7 @@ def dispatch_flow(app: App, ctx: RequestContext) -> Flow[Response]:
         try:
             response = yield from _process_response(app, ctx, response)
         except Exception:
-            app.logger.exception(
-                "Request finalizing failed with an error while handling an error"
-            )
+            app.logger.exception("Request finalizing failed with an error while handling an error")
     return response
 
 
@@ -211,15 +209,14 @@ def _handle_exception(app: App, ctx: RequestContext, exc: Exception) -> Flow[Res
 
 
 def _process_response(app: App, ctx: RequestContext, response: Response) -> Flow[Response]:
-    for func in ctx.after_request_functions:
-        step = Step(func)
-        response = yield _call(step, response)
-        if type(response) is CoroutineType:
-            response = yield (_await_coroutine, True, (response,), None)
-    for step in ctx.plan.after:
-        response = yield _call(step, response)
-        if type(response) is CoroutineType:
-            response = yield (_await_coroutine, True, (response,), None)
+    steps = ctx.plan.after
+    if ctx.after_request_functions:
+        steps = (*(Step(func) for func in ctx.after_request_functions), *steps)
+    for step in steps:
+        rv: Any = yield _call(step, response)
+        if type(rv) is CoroutineType:
+            rv = yield (_await_coroutine, True, (rv,), None)
+        response = rv
         if response is None:
             raise TypeError(
                 f"The after_request function {step.func.__qualname__!r} returned None;"
@@ -240,7 +237,6 @@ def teardown_flow(app: App, ctx: RequestContext, error: BaseException | None) ->
                 yield (_await_coroutine, True, (rv,), None)
         except Exception:
             app.logger.exception(
-                "Error in teardown_request function %r (logged; the response was not"
-                " changed)",
+                "Error in teardown_request function %r (logged; the response was not changed)",
                 getattr(step.func, "__qualname__", step.func),
             )

@@ -32,7 +32,7 @@ __all__ = ["App"]
 
 def _find_package_path(import_name: str) -> str:
     module = sys.modules.get(import_name)
-    file = getattr(module, "__file__", None)
+    file: str | None = getattr(module, "__file__", None)
     if file:
         return os.path.dirname(os.path.abspath(file))
     return os.getcwd()
@@ -88,7 +88,7 @@ class App(Scaffold):
     def name(self) -> str:  # type: ignore[override]
         """The application's name: the import name, or the script's name for ``__main__``."""
         if self.import_name == "__main__":
-            file = getattr(sys.modules["__main__"], "__file__", None)
+            file: str | None = getattr(sys.modules["__main__"], "__file__", None)
             if file:
                 return os.path.splitext(os.path.basename(file))[0]
         return self.import_name
@@ -206,9 +206,7 @@ class App(Scaffold):
 
     def create_request_context(self, connection: Connection) -> RequestContext:
         """Build the request and its context, and match the URL. No user code runs here."""
-        request = self.request_class(
-            connection, self.config["MAX_CONTENT_LENGTH"], self.json.loads
-        )
+        request = self.request_class(connection, self.config["MAX_CONTENT_LENGTH"], self.json.loads)
         ctx = RequestContext(self, request)
         endpoint: str | None = None
         if request.routing_exception is None:
@@ -263,9 +261,7 @@ class App(Scaffold):
         if json is not None:
             body = self.json.dumps(json).encode()
             header_list.append(("Content-Type", "application/json"))
-        connection = build_test_connection(
-            path, method, query_string, header_list, body, base_url
-        )
+        connection = build_test_connection(path, method, query_string, header_list, body, base_url)
         return self.create_request_context(connection)
 
     # -- errors --------------------------------------------------------------------------------
@@ -295,9 +291,7 @@ class App(Scaffold):
     def log_exception(self, exc: BaseException, ctx: RequestContext) -> None:
         """Log an unhandled exception once, with the request line."""
         request = ctx.request
-        self.logger.error(
-            "Exception on %s [%s]", request.path, request.method, exc_info=exc
-        )
+        self.logger.error("Exception on %s [%s]", request.path, request.method, exc_info=exc)
 
     def make_server_error_response(
         self, error: InternalServerError, ctx: RequestContext

@@ -12,7 +12,7 @@ the first ``async def`` callable runs, the body is read in (bounded by the reque
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -27,7 +27,7 @@ from .wrappers import Connection
 if TYPE_CHECKING:
     from .app import App
     from .ctx import RequestContext
-    from .types import Receive, Scope, Send
+    from .types import Message, Receive, Scope, Send
     from .wrappers import Response
 
 __all__ = ["ASGIConnection", "asgi_app"]
@@ -107,7 +107,7 @@ class ASGIConnection(Connection):
             environ[key] = f"{environ[key]},{value}" if key in environ else value
         return environ
 
-    def _take(self, message: dict[str, Any]) -> bytes:
+    def _take(self, message: Message) -> bytes:
         if message["type"] == "http.disconnect":
             self._body_ended = True
             raise ClientDisconnected()
@@ -125,7 +125,7 @@ class ASGIConnection(Connection):
             )
         while not self._body_ended:
             try:
-                message = anyio.from_thread.run(self.receive)
+                message: Message = anyio.from_thread.run(_receive, self.receive)
             except RuntimeError as exc:
                 raise RuntimeError(
                     "The request body was read on the event loop before it was received."
@@ -155,6 +155,10 @@ class ASGIConnection(Connection):
             message = await self.receive()
             if message["type"] == "http.disconnect":
                 return
+
+
+async def _receive(receive: Receive) -> Message:
+    return await receive()
 
 
 async def asgi_app(app: App, scope: Scope, receive: Receive, send: Send) -> None:
@@ -222,7 +226,9 @@ async def _handle_http(app: App, scope: Scope, receive: Receive, send: Send) -> 
 
 async def _send_stream(connection: ASGIConnection, response: Response, send: Send) -> None:
     body: Any = response.response
-    chunks = _iterate_async(body) if hasattr(body, "__aiter__") else _iterate_in_threads(body)
+    chunks: AsyncGenerator[bytes, None] = (
+        _iterate_async(body) if hasattr(body, "__aiter__") else _iterate_in_threads(body)
+    )
     try:
         if connection._body_ended:
             # Stop generating as soon as the client goes away.
@@ -247,7 +253,7 @@ async def _pump(chunks: AsyncIterator[bytes], send: Send) -> None:
     await send({"type": "http.response.body", "body": b""})
 
 
-async def _iterate_async(body: Any) -> AsyncIterator[bytes]:
+async def _iterate_async(body: Any) -> AsyncGenerator[bytes, None]:
     try:
         async for chunk in body:
             yield chunk.encode() if isinstance(chunk, str) else chunk
@@ -263,7 +269,7 @@ def _next_or_done(iterator: Iterator[str | bytes]) -> Any:
     return next(iterator, _DONE)
 
 
-async def _iterate_in_threads(body: Any) -> AsyncIterator[bytes]:
+async def _iterate_in_threads(body: Any) -> AsyncGenerator[bytes, None]:
     iterator = iter(body)
     try:
         while True:

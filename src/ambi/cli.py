@@ -7,6 +7,7 @@ the same object under gunicorn (its ``gunicorn`` extra must be installed).
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import shutil
 import sys
@@ -108,8 +109,17 @@ def run_command(
         if shutil.which("gunicorn") is None and importlib.util.find_spec("gunicorn") is None:
             raise click.UsageError("gunicorn is not installed: pip install 'ambi[gunicorn]'.")
         argv = [
-            sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
-            "--workers", str(workers), "--worker-class", "gthread", "--threads", "8",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"{host}:{port}",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "8",
         ]
         if reload:
             argv.append("--reload")
@@ -117,8 +127,9 @@ def run_command(
         os.execv(sys.executable, argv)
     import uvicorn
 
-    uvicorn.run(import_string, host=host, port=port, reload=reload,
-                workers=None if reload else workers)
+    uvicorn.run(
+        import_string, host=host, port=port, reload=reload, workers=None if reload else workers
+    )
 
 
 @cli.command("routes")
@@ -138,8 +149,9 @@ def routes_command(app_path: str | None, app_option: str | None) -> None:
         rows.append((rule.endpoint or "", methods, rule.rule, how["wsgi"], how["asgi"]))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for index, row in enumerate(rows):
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-                   .rstrip())
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
         if index == 0:
             click.echo("  ".join("-" * width for width in widths))
 

@@ -60,6 +60,8 @@ class AppContext:
     """Makes ``current_app`` and ``g`` available (``with app.app_context(): ...``)."""
 
     request_context: RequestContext | None = None
+    app: App
+    g: _AppCtxGlobals
 
     def __init__(self, app: App) -> None:
         self.app = app
@@ -93,6 +95,8 @@ class RequestContext(AppContext):
 
     It is also an application context, so one ContextVar holds both.
     """
+
+    request: Request
 
     def __init__(self, app: App, request: Request) -> None:
         super().__init__(app)

@@ -128,9 +128,7 @@ class BadRequest(HTTPException):
     """400: the request is malformed (bad JSON, bad encoding, bad form data)."""
 
     code = 400
-    description = (
-        "The browser (or proxy) sent a request that this server could not understand."
-    )
+    description = "The browser (or proxy) sent a request that this server could not understand."
 
 
 class ClientDisconnected(BadRequest):
@@ -146,9 +144,7 @@ class Unauthorized(HTTPException):
     """
 
     code = 401
-    description = (
-        "The server could not verify that you are authorized to access the URL requested."
-    )
+    description = "The server could not verify that you are authorized to access the URL requested."
 
     def __init__(
         self,
@@ -210,17 +206,21 @@ class NotAcceptable(HTTPException):
     """406."""
 
     code = 406
-    description = "The resource identified by the request is only capable of generating" \
-        " response entities which have content characteristics not acceptable according" \
+    description = (
+        "The resource identified by the request is only capable of generating"
+        " response entities which have content characteristics not acceptable according"
         " to the accept headers sent in the request."
+    )
 
 
 class RequestTimeout(HTTPException):
     """408."""
 
     code = 408
-    description = "The server closed the network connection because the browser didn't" \
+    description = (
+        "The server closed the network connection because the browser didn't"
         " finish the request within the specified time."
+    )
 
 
 class Conflict(HTTPException):
@@ -234,16 +234,17 @@ class Gone(HTTPException):
     """410."""
 
     code = 410
-    description = "The requested URL is no longer available on this server and there is no" \
+    description = (
+        "The requested URL is no longer available on this server and there is no"
         " forwarding address."
+    )
 
 
 class LengthRequired(HTTPException):
     """411."""
 
     code = 411
-    description = "A request with this method requires a valid <code>Content-Length</code>" \
-        " header."
+    description = "A request with this method requires a valid <code>Content-Length</code> header."
 
 
 class PreconditionFailed(HTTPException):
@@ -323,8 +324,9 @@ class UnprocessableEntity(HTTPException):
     """422."""
 
     code = 422
-    description = "The request was well-formed but was unable to be followed due to semantic" \
-        " errors."
+    description = (
+        "The request was well-formed but was unable to be followed due to semantic errors."
+    )
 
 
 class Locked(HTTPException):
@@ -338,16 +340,19 @@ class FailedDependency(HTTPException):
     """424."""
 
     code = 424
-    description = "The method could not be performed on the resource because the requested" \
+    description = (
+        "The method could not be performed on the resource because the requested"
         " action depended on another action and that action failed."
+    )
 
 
 class PreconditionRequired(HTTPException):
     """428."""
 
     code = 428
-    description = "This request is required to be conditional; try using \"If-Match\" or" \
-        " \"If-Unmodified-Since\"."
+    description = (
+        'This request is required to be conditional; try using "If-Match" or "If-Unmodified-Since".'
+    )
 
 
 class _RetryAfter(HTTPException):
@@ -394,8 +399,10 @@ class InternalServerError(HTTPException):
     """500: an unhandled error; ``original_exception`` is what was raised."""
 
     code = 500
-    description = "The server encountered an internal error and was unable to complete your" \
+    description = (
+        "The server encountered an internal error and was unable to complete your"
         " request. Either the server is overloaded or there is an error in the application."
+    )
 
     def __init__(
         self,
@@ -407,7 +414,7 @@ class InternalServerError(HTTPException):
         self.original_exception = original_exception
 
 
-class NotImplemented(HTTPException):  # noqa: A001 - Werkzeug's name, kept for porting
+class NotImplemented(HTTPException):
     """501."""
 
     code = 501
@@ -425,8 +432,10 @@ class ServiceUnavailable(_RetryAfter):
     """503."""
 
     code = 503
-    description = "The server is temporarily unable to service your request due to" \
+    description = (
+        "The server is temporarily unable to service your request due to"
         " maintenance downtime or capacity problems. Please try again later."
+    )
 
 
 class GatewayTimeout(HTTPException):
@@ -462,13 +471,37 @@ class RequestRedirect(HTTPException):
 default_exceptions: dict[int, type[HTTPException]] = {
     cls.code: cls
     for cls in (
-        BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, NotAcceptable,
-        RequestTimeout, Conflict, Gone, LengthRequired, PreconditionFailed,
-        RequestEntityTooLarge, RequestURITooLarge, UnsupportedMediaType,
-        RequestedRangeNotSatisfiable, ExpectationFailed, ImATeapot, MisdirectedRequest,
-        UnprocessableEntity, Locked, FailedDependency, PreconditionRequired, TooManyRequests,
-        RequestHeaderFieldsTooLarge, UnavailableForLegalReasons, InternalServerError,
-        NotImplemented, BadGateway, ServiceUnavailable, GatewayTimeout, HTTPVersionNotSupported,
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        NotAcceptable,
+        RequestTimeout,
+        Conflict,
+        Gone,
+        LengthRequired,
+        PreconditionFailed,
+        RequestEntityTooLarge,
+        RequestURITooLarge,
+        UnsupportedMediaType,
+        RequestedRangeNotSatisfiable,
+        ExpectationFailed,
+        ImATeapot,
+        MisdirectedRequest,
+        UnprocessableEntity,
+        Locked,
+        FailedDependency,
+        PreconditionRequired,
+        TooManyRequests,
+        RequestHeaderFieldsTooLarge,
+        UnavailableForLegalReasons,
+        InternalServerError,
+        NotImplemented,
+        BadGateway,
+        ServiceUnavailable,
+        GatewayTimeout,
+        HTTPVersionNotSupported,
     )
     if cls.code is not None
 }

@@ -24,7 +24,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _ANCHOR_SAFE = "%!#$&'()*+,/:;=?@"
 
 
-def redirect(location: str, code: int = 302, Response: type[Response] | None = None) -> Response:  # noqa: N803
+def redirect(location: str, code: int = 302, Response: type[Response] | None = None) -> Response:
     """A redirect response to ``location`` (302 by default; 301, 303, 307, 308 also).
 
     A location containing CR or LF is refused with ``ValueError`` (header injection).

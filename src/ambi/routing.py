@@ -509,6 +509,25 @@ def _segment_key(segment: list[str | int]) -> tuple[Any, ...]:
     return (1, -static, weights)
 
 
+def _fast_to_python(converter: BaseConverter) -> Callable[[str], Any] | None:
+    """The callable the matcher uses for ``converter.to_python``; ``None`` for identity.
+
+    PERF: converters that do not override ``to_python`` (string, path, any) are not
+    called at all, and an unconstrained built-in ``int``/``float`` converter is the
+    ``int``/``float`` builtin itself (its regex already guarantees the text parses):
+    this saves a Python-level call per variable on every match, as measured by
+    benchmarks/inprocess.py.
+    """
+    kind = type(converter)
+    if kind.to_python is BaseConverter.to_python:
+        return None
+    if kind in (IntegerConverter, FloatConverter):
+        assert isinstance(converter, NumberConverter)
+        if not converter.fixed_digits and converter.min is None and converter.max is None:
+            return int if kind is IntegerConverter else float
+    return converter.to_python
+
+
 # -------------------------------------------------------------------------------- rules
 
 
@@ -596,6 +615,7 @@ class Rule:
         specs: list[_Spec] = []
         build: list[_BuildPart] = []
         segments: list[list[str | int]] = [[]]
+        spanning: set[int] = set()  # segments holding a converter that may match "/"
         combinable = True
         groups = 0
         trailing = string != "/" and string.endswith("/")
@@ -616,17 +636,14 @@ class Rule:
             if compiled.groupindex or _BACKREF.search(converter.regex):
                 combinable = False
             groups += 1
-            to_python = converter.to_python
-            identity = type(converter).to_python is BaseConverter.to_python
-            # PERF: converters that do not override to_python (string, path, any) are
-            # not called at all while matching; saves a call per variable, measured
-            # by benchmarks/inprocess.py.
-            specs.append((token.name, groups, None if identity else to_python))
+            specs.append((token.name, groups, _fast_to_python(converter)))
             groups += compiled.groups
             pattern.append(f"({converter.regex})")
             safe = _SEGMENT_SAFE if converter.part_isolating else _PATH_SAFE
             build.append((token.name, converter.to_url, safe))
             segments[-1].append(converter.weight)
+            if not converter.part_isolating:
+                spanning.add(len(segments) - 1)
         slash = 0
         if trailing and self.strict_slashes:
             groups += 1
@@ -635,10 +652,21 @@ class Rule:
         elif not self.strict_slashes:
             pattern.append("/?")
 
-        first = segments[1] if len(segments) > 1 else []
+        # Dispatch keys (see Map._compile): the first segment if it is static, else
+        # the second one if it is static, not the trailing-slash segment, and the
+        # first segment cannot match "/" (so the second is at a known place).
         self._bucket: str | None = None
-        if self._variables and all(isinstance(item, str) for item in first):
-            self._bucket = "".join(str(item) for item in first)
+        self._bucket2: str | None = None
+        if self._variables:
+            first, second = segments[1], segments[2] if len(segments) > 2 else [1]
+            if all(isinstance(item, str) for item in first):
+                self._bucket = "".join(str(item) for item in first)
+            elif (
+                1 not in spanning
+                and all(isinstance(item, str) for item in second)
+                and not (second == [] and len(segments) == 3)
+            ):
+                self._bucket2 = "".join(str(item) for item in second)
         self._sort_key = tuple(_segment_key(segment) for segment in segments[1:])
         self._pattern = "".join(pattern)
         self._combinable = combinable
@@ -885,7 +913,8 @@ class Map:
         self._dirty = True
         self._static: dict[str, tuple[_Cand, ...]] = {}
         self._buckets: dict[str, tuple[_Chunk, ...]] = {}
-        self._var_chunks: tuple[_Chunk, ...] = ()
+        self._var_buckets: dict[str, tuple[_Chunk, ...]] = {}
+        self._var_rest: tuple[_Chunk, ...] = ()
         self._build_order: dict[str, tuple[Rule, ...]] = {}
         self._build_order_get: dict[str, tuple[Rule, ...]] = {}
         for rule in rules:
@@ -947,12 +976,27 @@ class Map:
                 compiled = re.compile(f"({rule._pattern})", re.DOTALL)
                 group = groups[rule._pattern] = _Group(rule._pattern, compiled)
             group.candidates.append(_Cand(rule))
-        var_chunks = tuple(_make_chunks(list(grouped.pop(None, {}).values())))
+        var_rules = grouped.pop(None, {})
         buckets = {
-            key: tuple(_make_chunks(list(groups.values()))) + var_chunks
+            key: tuple(_make_chunks(list(groups.values())))
             for key, groups in grouped.items()
             if key is not None
         }
+        # Rules whose first segment is variable: sub-bucketed by a static second
+        # segment; the rest go with every sub-bucket, merged in priority order.
+        rest = [g for g in var_rules.values() if g.candidates[0].rule._bucket2 is None]
+        second: dict[str, list[_Group]] = {}
+        for group in var_rules.values():
+            key = group.candidates[0].rule._bucket2
+            if key is not None:
+                second.setdefault(key, [])
+        for group in var_rules.values():  # in priority order
+            key = group.candidates[0].rule._bucket2
+            for name, groups_here in second.items():
+                if key is None or key == name:
+                    groups_here.append(group)
+        var_buckets = {key: tuple(_make_chunks(groups)) for key, groups in second.items()}
+        var_rest = tuple(_make_chunks(rest))
 
         build_order: dict[str, tuple[Rule, ...]] = {}
         build_order_get: dict[str, tuple[Rule, ...]] = {}
@@ -966,7 +1010,8 @@ class Map:
 
         self._static = static
         self._buckets = buckets
-        self._var_chunks = var_chunks
+        self._var_buckets = var_buckets
+        self._var_rest = var_rest
         self._build_order = build_order
         self._build_order_get = build_order_get
         # an add() that raced with this compile leaves the map dirty
@@ -1014,7 +1059,28 @@ class Map:
         # m.lastindex names the rule group: no Python loop over rules. Measured by
         # benchmarks/inprocess.py.
         end = path.find("/", 1)
-        chunks = self._buckets.get(path[1:end] if end > 0 else path[1:], self._var_chunks)
+        chunks = self._buckets.get(path[1:end] if end > 0 else path[1:])
+        if chunks is not None:
+            found = self._match_chunks(chunks, path, method, websocket)
+            if found is not None:
+                return found if found else self._match_slow(path, method, host, websocket)
+        found = self._match_chunks(self._var_chunks(path, end), path, method, websocket)
+        if found:
+            return found
+        return self._match_slow(path, method, host, websocket)
+
+    def _var_chunks(self, path: str, end: int) -> tuple[_Chunk, ...]:
+        """The chunks of rules whose first segment is variable, for this path."""
+        if end < 0 or not self._var_buckets:
+            return self._var_rest
+        stop = path.find("/", end + 1)
+        second = path[end + 1 : stop] if stop > 0 else path[end + 1 :]
+        return self._var_buckets.get(second, self._var_rest)
+
+    def _match_chunks(
+        self, chunks: tuple[_Chunk, ...], path: str, method: str, websocket: bool
+    ) -> tuple[Rule, dict[str, Any]] | tuple[()] | None:
+        """Fast path over chunks: a match, ``None`` if no chunk matched, ``()`` for "go slow"."""
         for fullmatch, index, groups in chunks:
             found = fullmatch(path)
             if found is None:
@@ -1035,16 +1101,16 @@ class Map:
                 except ValidationError:
                     continue
                 return cand.rule, values
-            break
-        return self._match_slow(path, method, host, websocket)
+            return ()
+        return None
 
     def _iter_matches(self, path: str) -> Iterator[tuple[Rule, dict[str, Any], bool]]:
         """Every ``(rule, values, is_redirect)`` whose pattern matches ``path``, best first."""
         for cand in self._static.get(path, ()):
             yield cand.rule, (dict(cand.defaults) if cand.defaults else {}), cand.redirect
         end = path.find("/", 1)
-        chunks = self._buckets.get(path[1:end] if end > 0 else path[1:], self._var_chunks)
-        for fullmatch, index, groups in chunks:
+        first = self._buckets.get(path[1:end] if end > 0 else path[1:], ())
+        for fullmatch, index, groups in first + self._var_chunks(path, end):
             found = fullmatch(path)
             if found is None:
                 continue

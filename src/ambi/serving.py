@@ -64,9 +64,7 @@ class Ambi(App):
         """The ASGI application (ASGI 3)."""
         await asgi_app(self, scope, receive, send)
 
-    def test_client(
-        self, interface: Literal["wsgi", "asgi"] = "wsgi", **kwargs: Any
-    ) -> AmbiClient:
+    def test_client(self, interface: Literal["wsgi", "asgi"] = "wsgi", **kwargs: Any) -> AmbiClient:
         """An ``httpx.Client`` bound to this app in-process, through its WSGI or ASGI face::
 
         client = app.test_client("asgi")

@@ -27,7 +27,7 @@ import httpx
 if TYPE_CHECKING:
     from .serving import Ambi
 
-__all__ = ["AmbiAsyncClient", "AmbiClient", "ASGITransport", "WSGITransport"]
+__all__ = ["ASGITransport", "AmbiAsyncClient", "AmbiClient", "WSGITransport"]
 
 T = TypeVar("T")
 Interface = Literal["wsgi", "asgi"]
@@ -97,7 +97,9 @@ class WSGITransport(httpx.BaseTransport):
             environ["CONTENT_LENGTH"] = str(len(body))
         started: list[Any] = []
 
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Any:
             started[:] = [status, headers]
             return lambda data: None
 
@@ -136,8 +138,9 @@ class _LoopThread:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True,
-                                        name="ambi-test-loop")
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, daemon=True, name="ambi-test-loop"
+        )
         self._thread.start()
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
@@ -167,7 +170,10 @@ class ASGITransport(httpx.BaseTransport):
             self._loop = _LoopThread()
         body = request.read()
         async_request = httpx.Request(
-            request.method, request.url, headers=request.headers, content=body,
+            request.method,
+            request.url,
+            headers=request.headers,
+            content=body,
             extensions=request.extensions,
         )
 
@@ -199,8 +205,9 @@ class _AsyncWSGITransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
-        sync_request = httpx.Request(request.method, request.url, headers=request.headers,
-                                     content=body)
+        sync_request = httpx.Request(
+            request.method, request.url, headers=request.headers, content=body
+        )
 
         def call() -> tuple[httpx.Response, bytes]:
             response = self._sync.handle_request(sync_request)

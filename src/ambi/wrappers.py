@@ -408,7 +408,11 @@ class Response:
 
     def __init__(
         self,
-        response: str | bytes | bytearray | Iterable[str | bytes] | AsyncIterable[str | bytes]
+        response: str
+        | bytes
+        | bytearray
+        | Iterable[str | bytes]
+        | AsyncIterable[str | bytes]
         | None = None,
         status: int | str | HTTPStatus | None = None,
         headers: HeadersValue | None = None,
@@ -425,7 +429,7 @@ class Response:
             self.headers["Content-Type"] = content_type
         self.status_code = self.default_status
         if status is not None:
-            self.status = status  # type: ignore[assignment]
+            self.status = status
         self._data: bytes | None = None
         self.response: Iterable[str | bytes] | AsyncIterable[str | bytes] | None = None
         self._on_close: list[Any] = []
@@ -643,10 +647,8 @@ class Response:
 def _content_type_for(mimetype: str) -> str:
     if "charset=" not in mimetype and (
         mimetype.startswith("text/")
-        or mimetype
-        in ("application/xml", "application/javascript", "application/ecmascript")
+        or mimetype in ("application/xml", "application/javascript", "application/ecmascript")
         or mimetype.endswith("+xml")
     ):
         return f"{mimetype}; charset=utf-8"
     return mimetype
-

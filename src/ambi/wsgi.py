@@ -78,8 +78,9 @@ class WSGIConnection(Connection):
             path_is_encoded=encoded,
             query_string=_native_to_bytes(environ.get("QUERY_STRING", "")),
             header_items=_header_items(environ),
-            client=(remote, int(remote_port) if remote_port and str(remote_port).isdigit()
-                    else 0) if remote else None,
+            client=(remote, int(remote_port) if remote_port and str(remote_port).isdigit() else 0)
+            if remote
+            else None,
         )
         self._environ = environ
         self._input = environ.get("wsgi.input")
@@ -234,7 +235,7 @@ class _StreamedBody:
 
     def _close(self) -> None:
         try:
-            body = self._response.response
+            body: Any = self._response.response
             if self._async is not None and hasattr(body, "aclose"):
                 thread_event_loop().run_until_complete(body.aclose())
             elif hasattr(body, "close"):
