@@ -104,23 +104,22 @@ def thread_event_loop() -> asyncio.AbstractEventLoop:
     return holder.loop
 
 
-def _run_on_thread_loop(awaitable: Awaitable[T]) -> T:
+def _run_on_thread_loop(flow: Flow[T], call: Call) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         pass
     else:
+        flow.close()
         raise RuntimeError(
             "An async def callable was reached while Ambi was called as a WSGI app from"
             " inside a running event loop. Serve the app through its ASGI interface there"
             " (await app(scope, receive, send)), or call the WSGI app from a worker thread."
         )
     adaptations.loop_entries += 1
-
-    async def runner() -> T:
-        return await awaitable
-
-    return thread_event_loop().run_until_complete(runner())
+    return thread_event_loop().run_until_complete(
+        _drive_on_loop(flow, call, None, run_sync_inline=True)
+    )
 
 
 def drive_sync(flow: Flow[T]) -> T:
@@ -136,7 +135,7 @@ def drive_sync(flow: Flow[T]) -> T:
             return result
         func, is_async, args, kwargs = call
         if is_async:
-            return _run_on_thread_loop(_drive_on_loop(flow, call, None, run_sync_inline=True))
+            return _run_on_thread_loop(flow, call)
         error = None
         try:
             value = func(*args, **kwargs) if kwargs else func(*args)

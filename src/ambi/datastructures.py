@@ -626,7 +626,11 @@ class Headers:
         if not isinstance(key, str):
             return False
         lower = key.lower()
-        return any(name.lower() == lower for name, _ in self._list)
+        # A plain loop: about twice as fast as any() over a generator, and this is hot.
+        for name, _ in self._list:  # noqa: SIM110
+            if name.lower() == lower:
+                return True
+        return False
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         """Iterate over ``(name, value)`` pairs in order."""

@@ -658,15 +658,15 @@ class Rule:
         self._bucket: str | None = None
         self._bucket2: str | None = None
         if self._variables:
-            first, second = segments[1], segments[2] if len(segments) > 2 else [1]
-            if all(isinstance(item, str) for item in first):
-                self._bucket = "".join(str(item) for item in first)
+            if all(isinstance(item, str) for item in segments[1]):
+                self._bucket = "".join(str(item) for item in segments[1])
             elif (
                 1 not in spanning
-                and all(isinstance(item, str) for item in second)
-                and not (second == [] and len(segments) == 3)
+                and len(segments) > 2
+                and all(isinstance(item, str) for item in segments[2])
+                and (segments[2] or len(segments) > 3)
             ):
-                self._bucket2 = "".join(str(item) for item in second)
+                self._bucket2 = "".join(str(item) for item in segments[2])
         self._sort_key = tuple(_segment_key(segment) for segment in segments[1:])
         self._pattern = "".join(pattern)
         self._combinable = combinable
@@ -835,7 +835,7 @@ def _convert(
     values = dict(defaults) if defaults else {}
     try:
         for name, rel, to_python in specs:
-            text = found.group(offset + rel)
+            text = found[offset + rel]
             values[name] = text if to_python is None else to_python(text)
     except ValidationError:
         return None
@@ -1090,13 +1090,13 @@ class Map:
                 methods = cand.methods
                 if (methods is not None and method not in methods) or cand.websocket != websocket:
                     continue
-                if cand.slash and found.group(offset + cand.slash) is None:
+                if cand.slash and found[offset + cand.slash] is None:
                     break  # a strict-slash redirect: the slow path decides
                 defaults = cand.defaults
                 values = dict(defaults) if defaults else {}
                 try:
                     for name, rel, to_python in cand.specs:
-                        text = found.group(offset + rel)
+                        text = found[offset + rel]
                         values[name] = text if to_python is None else to_python(text)
                 except ValidationError:
                     continue
