@@ -159,3 +159,7 @@ def routes_command(app_path: str | None, app_option: str | None) -> None:
 def main() -> None:
     """Entry point of the ``ambi`` console script."""
     cli(prog_name="ambi")
+
+
+if __name__ == "__main__":  # pragma: no cover - ``python -m ambi.cli``
+    main()

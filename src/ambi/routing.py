@@ -501,12 +501,13 @@ def _encode_query(items: Iterable[tuple[str, Any]]) -> str:
     return urlencode(pairs, safe=_QUERY_SAFE)
 
 
-def _segment_key(segment: list[str | int]) -> tuple[Any, ...]:
-    weights = tuple(item for item in segment if isinstance(item, int))
+def _part_key(items: list[str | int]) -> tuple[Any, ...]:
+    """Priority of one part of a rule (lower sorts first); see the module docstring."""
+    weights = tuple(item for item in items if isinstance(item, int))
     if not weights:
         return (0,)
-    static = sum(len(item) for item in segment if isinstance(item, str))
-    return (1, -static, weights)
+    static = tuple(-len(item) for item in items if isinstance(item, str) and item)
+    return (1, -len(static), static, -len(weights), weights)
 
 
 def _fast_to_python(converter: BaseConverter) -> Callable[[str], Any] | None:
@@ -667,7 +668,15 @@ class Rule:
                 and (segments[2] or len(segments) > 3)
             ):
                 self._bucket2 = "".join(str(item) for item in segments[2])
-        self._sort_key = tuple(_segment_key(segment) for segment in segments[1:])
+        # Priority key: one part per segment, except that a segment holding a converter
+        # that may match "/" starts a tail part running to the end of the rule.
+        keys: list[tuple[Any, ...]] = []
+        for position in range(1, len(segments)):
+            if position in spanning:
+                keys.append(_part_key([item for seg in segments[position:] for item in seg]))
+                break
+            keys.append(_part_key(segments[position]))
+        self._sort_key = tuple(keys)
         self._pattern = "".join(pattern)
         self._combinable = combinable
         self._specs = tuple(specs)
