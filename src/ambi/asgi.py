@@ -189,7 +189,10 @@ def _encode_headers(response: Response) -> list[tuple[bytes, bytes]]:
     headers = response.headers
     if not response.is_streamed and "content-length" not in headers:
         headers["Content-Length"] = str(len(response.data))
-    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+    # ASGI wants lower-case header names.
+    return [
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+    ]
 
 
 async def _handle_http(app: App, scope: Scope, receive: Receive, send: Send) -> None:
@@ -259,7 +262,8 @@ async def _iterate_async(body: Any) -> AsyncGenerator[bytes, None]:
             yield chunk.encode() if isinstance(chunk, str) else chunk
     finally:
         if hasattr(body, "aclose"):
-            await body.aclose()
+            with anyio.CancelScope(shield=True):
+                await body.aclose()
 
 
 _DONE = object()
@@ -279,7 +283,8 @@ async def _iterate_in_threads(body: Any) -> AsyncGenerator[bytes, None]:
             yield chunk.encode() if isinstance(chunk, str) else chunk
     finally:
         if hasattr(iterator, "close"):
-            await anyio.to_thread.run_sync(iterator.close)
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(iterator.close)
 
 
 async def _finish(
