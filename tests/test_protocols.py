@@ -327,7 +327,7 @@ def test_wsgi_stream_close_runs_teardown_once(app: Ambi, kind: str) -> None:
     def stream() -> Any:
         return sync_gen() if kind == "sync" else async_gen()
 
-    status, headers, body = wsgi_call(app, wsgi_environ("/stream"))
+    _status, _headers, body = wsgi_call(app, wsgi_environ("/stream"))
     iterator = iter(body)
     assert [next(iterator), next(iterator)] == [b"0", b"1"]
     assert events == []  # the context is alive while the server iterates
@@ -350,7 +350,7 @@ def test_wsgi_stream_error_mid_body_is_logged_and_torn_down(
     def index() -> Any:
         return failing()
 
-    status, _, body = wsgi_call(app, wsgi_environ("/"))
+    _status, _, body = wsgi_call(app, wsgi_environ("/"))
     iterator = iter(body)
     assert next(iterator) == b"first"
     with pytest.raises(RuntimeError, match="generator failed"):
@@ -389,5 +389,5 @@ def test_wsgi_script_name_and_non_latin1_path_info(app: Ambi) -> None:
     status, _, body = wsgi_call(app, wsgi_environ(native, SCRIPT_NAME="/app/"))
     assert b"".join(body).decode() == "/app|/ünï/日本"
     # Some callers pass decoded text instead; text latin-1 cannot hold is taken as such.
-    status, _, body = wsgi_call(app, wsgi_environ("/ünï/日本"))
+    _status, _, body = wsgi_call(app, wsgi_environ("/ünï/日本"))
     assert b"".join(body).decode() == "|/ünï/日本"
