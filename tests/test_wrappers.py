@@ -186,7 +186,7 @@ def test_config_loading(tmp_path: Any) -> None:
     assert "ignored" not in config
     config.from_object("json:JSONDecoder")  # any importable object works
     config.from_object("os.path:sep")
-    with pytest.raises(ImportError, match="Could not import 'nope.module:X'"):
+    with pytest.raises(ImportError, match=r"Could not import 'nope\.module:X'"):
         config.from_object("nope.module:X")
     config.from_mapping(IMAGE_STORE_TYPE="fs", IMAGE_STORE_PATH="/x")
     assert config.get_namespace("IMAGE_STORE_") == {"type": "fs", "path": "/x"}
