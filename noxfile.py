@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import nox
+
+# Make pyenv's interpreters visible to nox (the machines install 3.11-3.13 through pyenv).
+_PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+if _PYENV_VERSIONS.is_dir():
+    _bins = sorted(str(path / "bin") for path in _PYENV_VERSIONS.glob("3.1[1-9]*"))
+    os.environ["PATH"] = os.pathsep.join([*_bins, os.environ.get("PATH", "")])
 
 nox.options.sessions = ["lint", "typing", "tests", "docs"]
 nox.options.reuse_existing_virtualenvs = True

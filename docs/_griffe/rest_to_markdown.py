@@ -137,8 +137,15 @@ class RestToMarkdown(griffe.Extension):
                     while block and not block[-1].strip():
                         block.pop()
                     pad = " " * base
-                    out.extend(["", f"{pad}```python", *(pad + b if b else "" for b in block),
-                                f"{pad}```", ""])
+                    out.extend(
+                        [
+                            "",
+                            f"{pad}```python",
+                            *(pad + b if b else "" for b in block),
+                            f"{pad}```",
+                            "",
+                        ]
+                    )
                     i = j
                     continue
             out.append(self._roles(line, obj))

@@ -58,7 +58,6 @@ class App(Scaffold):
         "APPLICATION_ROOT": "/",
         "PREFERRED_URL_SCHEME": "http",
         "MAX_CONTENT_LENGTH": DEFAULT_MAX_CONTENT_LENGTH,
-        "TRAP_HTTP_EXCEPTIONS": False,
         "PROVIDE_AUTOMATIC_OPTIONS": True,
     }
 
@@ -233,8 +232,8 @@ class App(Scaffold):
     def app_context(self) -> AppContext:
         """A context that makes ``current_app`` and ``g`` available::
 
-        with app.app_context():
-            init_db()
+            with app.app_context():
+                init_db()
         """
         return AppContext(self)
 
@@ -251,8 +250,8 @@ class App(Scaffold):
     ) -> RequestContext:
         """A request context for a request that was never sent, for tests and scripts::
 
-        with app.test_request_context("/users/1?q=x"):
-            assert request.args["q"] == "x"
+            with app.test_request_context("/users/1?q=x"):
+                assert request.args["q"] == "x"
         """
         from ._testing_connection import build_test_connection
 

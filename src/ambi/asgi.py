@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_to_bytes
 
 import anyio
 import anyio.from_thread
@@ -89,7 +90,10 @@ class ASGIConnection(Connection):
         environ: dict[str, Any] = {
             "REQUEST_METHOD": self.method,
             "SCRIPT_NAME": self.root_path,
-            "PATH_INFO": self.path_bytes.decode("latin-1"),
+            # WSGI's PATH_INFO is the decoded path's bytes as latin-1 text.
+            "PATH_INFO": (
+                unquote_to_bytes(self.path_bytes) if self.path_is_encoded else self.path_bytes
+            ).decode("latin-1"),
             "QUERY_STRING": self.query_string.decode("latin-1"),
             "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
             "wsgi.url_scheme": self.scheme,

@@ -81,7 +81,7 @@ def cli() -> None:
 @click.option("--app", "app_option", help="The app, as 'module:name' (or set AMBI_APP).")
 @click.option("--host", "-h", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option("--port", "-p", default=8000, show_default=True, type=int, help="Port to bind.")
-@click.option("--reload", is_flag=True, help="Restart when code changes (uvicorn only).")
+@click.option("--reload", is_flag=True, help="Restart the server when code changes.")
 @click.option(
     "--server",
     type=click.Choice(["uvicorn", "gunicorn"]),

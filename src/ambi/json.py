@@ -82,7 +82,7 @@ class DefaultJSONProvider(JSONProvider):
 def jsonify(*args: Any, **kwargs: Any) -> Response:
     """A JSON response for the arguments, through ``current_app.json``::
 
-    return jsonify(id=1, name="x")      # {"id":1,"name":"x"}
+        return jsonify(id=1, name="x")      # {"id":1,"name":"x"}
     """
     from .globals import current_app
 

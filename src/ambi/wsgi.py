@@ -63,7 +63,7 @@ class WSGIConnection(Connection):
         else:
             path_bytes = _native_to_bytes(environ.get("PATH_INFO", "") or "/")
             encoded = False
-        server_port = environ.get("SERVER_PORT")
+        server_port = str(environ.get("SERVER_PORT") or "")  # hypercorn passes an int
         remote = environ.get("REMOTE_ADDR")
         remote_port = environ.get("REMOTE_PORT")
         super().__init__(
@@ -71,7 +71,7 @@ class WSGIConnection(Connection):
             scheme=environ.get("wsgi.url_scheme", "http"),
             server=(
                 environ.get("SERVER_NAME", ""),
-                int(server_port) if server_port and server_port.isdigit() else None,
+                int(server_port) if server_port.isdigit() else None,
             ),
             root_path=_native_to_bytes(script_name).decode("utf-8", "replace").rstrip("/"),
             path_bytes=path_bytes or b"/",
@@ -143,11 +143,39 @@ def _handle(
         raise
     is_head = ctx.request.method == "HEAD"
     if not response.is_streamed:
-        _finish(app, ctx, response, None)
+        # Teardown before the body is written, as Flask does; call_on_close after it.
+        _finish(app, ctx, None, None)
         start_response(response.status, _response_headers(response))
-        return [] if is_head else [response.data]
+        body = [] if is_head else [response.data]
+        if response._on_close:
+            return _ClosingBody(app, body, response._on_close)
+        return body
     start_response(response.status, _response_headers(response))
     return _StreamedBody(app, ctx, response, request_context, skip=is_head)
+
+
+class _ClosingBody:
+    """A bytes body whose ``close()`` runs the response's ``call_on_close`` callbacks."""
+
+    def __init__(self, app: App, body: list[bytes], callbacks: list[Any]) -> None:
+        self._app = app
+        self._body = body
+        self._callbacks = callbacks
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._body)
+
+    def close(self) -> None:
+        _run_close_callbacks(self._app, self._callbacks)
+        self._callbacks = []
+
+
+def _run_close_callbacks(app: App, callbacks: list[Any]) -> None:
+    for func in callbacks:
+        try:
+            func()
+        except Exception:
+            app.logger.exception("Error in a call_on_close callback")
 
 
 def _finish(
@@ -158,11 +186,7 @@ def _finish(
         if not ctx.torn_down:
             drive_sync(teardown_flow(app, ctx, error or ctx.unhandled_error))
         if response is not None:
-            for func in response._on_close:
-                try:
-                    func()
-                except Exception:
-                    app.logger.exception("Error in a call_on_close callback")
+            _run_close_callbacks(app, response._on_close)
     finally:
         ctx.pop(error)
 
