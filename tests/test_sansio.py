@@ -28,6 +28,7 @@ CORE = {
     "routing",
     "scaffold",
     "sessions",
+    "tag",
     "types",
     "wrappers",
 }
