@@ -24,20 +24,28 @@ computed once.
 
 Priority (which rule wins when several match)
 ---------------------------------------------
-Rules are ordered as Werkzeug's state machine orders them, expressed as one sort
-key per rule: the rule is cut into ``/``-separated segments and each segment gets
+Rules are ordered as Werkzeug's state machine orders them (checked by a
+differential test against Werkzeug), expressed as one sort key per rule.  The rule
+is cut into *parts*: one per ``/``-separated segment, except that a segment with a
+converter that can match ``/`` (``part_isolating = False``, e.g. ``path``) starts
+a *tail* part running to the end of the rule.  Each part gets a key:
 
 * ``(0,)`` if it is all static text, so **static beats variable** at the same
   position (``/users/me`` beats ``/users/<name>``, ``/a/b/<x>`` beats ``/a/<y>/c``);
-* ``(1, -static_chars, converter_weights)`` otherwise, so a segment with more
-  static text wins (``<name>.json`` beats ``<name>``), then the lighter converter
-  wins (``int``/``float``/``uuid`` weigh 50, ``string``/``any`` 100, ``path`` 200).
+* otherwise ``(1, -number_of_static_pieces, (-len(piece), ...),
+  -number_of_variables, (converter weights, ...))``: more static text wins
+  (``<name>.json`` beats ``<name>``, ``<path:p>/edit`` beats ``<path:p>``), then
+  more variables, then lighter converters (``int``/``float``/``uuid`` weigh 50,
+  ``string``/``any`` 100, ``path`` 200, so ``path`` is the weakest).
 
-Keys compare segment by segment (a depth-first walk with static children first);
-ties keep registration order (the sort is stable).  Rules whose regexes are
-identical (e.g. the same path registered once for GET and once for POST) form one
-*group*, placed where its first member sorts; within a group, members are tried in
-order.
+The sort key is the tuple of ``(part key, node)``, where ``node`` numbers the part
+in a trie of all rules' parts (parts compared by their regex text, variable names
+left out) in the order trie nodes were first created.  Sorting by it is a
+depth-first walk of that trie, children ordered by key, then by when they were
+first registered: ties keep registration order (of the first rule sharing that
+prefix, as in Werkzeug).  Rules whose regexes are identical (e.g. the same path
+registered once for GET and once for POST) form one *group*; within a group,
+members are tried in registration order.
 
 The compiled matcher (built lazily)
 -----------------------------------
@@ -48,17 +56,20 @@ compiles:
   for each, the "other slash" spelling: a redirect entry for strict rules ending
   in ``/``, or a plain alias for non-strict rules).  One dict lookup.
 * ``_buckets``: rules with variables, bucketed by their first path segment when
-  that segment is static (``/users/<id>`` is in bucket ``"users"``); rules whose
-  first segment holds a variable go to the *variable bucket*, which is appended
-  to every bucket's list (and used alone when the request's first segment has no
-  bucket), because a static first segment always outranks a variable one.  Each
-  bucket is a short list of *chunks*; a chunk is one compiled regex, the
+  that segment is static (``/users/<id>`` is in bucket ``"users"``).  Rules whose
+  first segment holds a variable are tried after that bucket (a static first
+  segment always outranks a variable one); they are bucketed in turn by their
+  second segment when it is static and the first segment cannot contain ``/``
+  (``/<lang>/about`` is in ``_var_buckets["about"]``); the remaining ones
+  (``_var_rest``) are merged, in priority order, into every one of those buckets.
+  Each bucket is a short list of *chunks*; a chunk is one compiled regex, the
   alternation ``(group0)|(group1)|...`` of its groups' patterns in priority
   order.  ``fullmatch`` picks the first alternative that matches the whole path,
   and ``m.lastindex`` (the outer group of an alternative closes last) says which
   group it was: one ``re`` call per chunk, no per-rule Python loop.  A group whose
-  converter regex uses named groups or back-references cannot be embedded, and
-  gets a chunk of its own.
+  converter regex uses named groups cannot be embedded (the names would clash) and
+  gets a chunk of its own.  Capturing groups inside converter regexes are allowed
+  (they are counted); numbered back-references are not (nor are they in Werkzeug).
 
 ``Map.match`` is a fast path and a slow path.  The fast path takes the first
 group that matches and returns its first candidate that accepts the method (and
@@ -117,6 +128,13 @@ Deliberate differences from Werkzeug
   matches the second rule; Werkzeug redirects it to ``/page/``.
 * ``int``/``float`` accept ASCII digits only (Werkzeug's ``\\d`` accepts any
   Unicode digit, so ``/n/٣`` would be 3); ``uuid`` weighs 50 (Werkzeug: 100).
+* A path matched by a rule whose converter refuses the value (``ValidationError``)
+  and by a lower-priority rule with other methods is a 405 (Werkzeug: 404); a
+  non-strict rule matched through its other slash spelling counts towards 405 as
+  well, and non-strict rules with a ``path`` tail accept a trailing slash where
+  Werkzeug answers 404.
+* The automatic ``OPTIONS`` is part of ``MethodNotAllowed.valid_methods`` (in
+  Flask it comes from ``Rule.methods``, to which Flask adds OPTIONS).
 * ``any``'s ``to_url`` raises :class:`ValidationError` for a value not in its list,
   so building moves on to the next rule (and ends in :class:`BuildError`) rather
   than raising :class:`ValueError` from ``url_for``.
@@ -168,7 +186,6 @@ _QUERY_SAFE = "!$'()*,/:;?@"
 _ALL_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 _MULTI_SLASH = re.compile("/{2,}")
-_BACKREF = re.compile(r"\\[1-9]|\(\?P=")
 _CONVERTER_SPEC = re.compile(r"\s*([A-Za-z_]\w*)\s*(?:\((.*)\))?\s*", re.DOTALL)
 
 
@@ -616,6 +633,7 @@ class Rule:
         specs: list[_Spec] = []
         build: list[_BuildPart] = []
         segments: list[list[str | int]] = [[]]
+        contents: list[list[str]] = [[]]  # per segment, the regex text (names left out)
         spanning: set[int] = set()  # segments holding a converter that may match "/"
         combinable = True
         groups = 0
@@ -629,12 +647,14 @@ class Rule:
                 pieces = token.split("/")
                 if pieces[0]:
                     segments[-1].append(pieces[0])
+                    contents[-1].append(re.escape(pieces[0]))
                 for piece in pieces[1:]:
                     segments.append([piece] if piece else [])
+                    contents.append([re.escape(piece)])
                 continue
             converter = self._make_converter(map, token)
             compiled = _compile_regex(converter.regex, string)
-            if compiled.groupindex or _BACKREF.search(converter.regex):
+            if compiled.groupindex:
                 combinable = False
             groups += 1
             specs.append((token.name, groups, _fast_to_python(converter)))
@@ -643,6 +663,7 @@ class Rule:
             safe = _SEGMENT_SAFE if converter.part_isolating else _PATH_SAFE
             build.append((token.name, converter.to_url, safe))
             segments[-1].append(converter.weight)
+            contents[-1].append(f"({converter.regex})")
             if not converter.part_isolating:
                 spanning.add(len(segments) - 1)
         slash = 0
@@ -650,7 +671,10 @@ class Rule:
             groups += 1
             slash = groups
             pattern.append("(/)?")
-        elif not self.strict_slashes:
+        elif not self.strict_slashes and not (
+            # a trailing path-like variable already takes a trailing slash (Werkzeug too)
+            isinstance(self._tokens[-1], _Var) and len(segments) - 1 in spanning
+        ):
             pattern.append("/?")
 
         # Dispatch keys (see Map._compile): the first segment if it is static, else
@@ -668,27 +692,23 @@ class Rule:
                 and (segments[2] or len(segments) > 3)
             ):
                 self._bucket2 = "".join(str(item) for item in segments[2])
-        # Priority key: one part per segment, except that a segment holding a converter
-        # that may match "/" starts a tail part running to the end of the rule.
-        keys: list[tuple[Any, ...]] = []
+        # Priority parts: one per segment, except that a segment holding a converter
+        # that may match "/" starts a tail part running to the end of the rule.  Each
+        # is (priority key, regex text); Map._compile turns them into the sort key.
+        parts: list[tuple[tuple[Any, ...], str]] = []
         for position in range(1, len(segments)):
             if position in spanning:
-                keys.append(_part_key([item for seg in segments[position:] for item in seg]))
+                items = [item for segment in segments[position:] for item in segment]
+                text = "/".join("".join(content) for content in contents[position:])
+                parts.append((_part_key(items), text))
                 break
-            keys.append(_part_key(segments[position]))
-        self._sort_key = tuple(keys)
+            parts.append((_part_key(segments[position]), "".join(contents[position])))
+        self._parts = tuple(parts)
         self._pattern = "".join(pattern)
         self._combinable = combinable
         self._specs = tuple(specs)
         self._slash = slash
-        # merge adjacent static build pieces
-        merged: list[_BuildPart] = []
-        for part in build:
-            if isinstance(part, str) and merged and isinstance(merged[-1], str):
-                merged[-1] += part
-            else:
-                merged.append(part)
-        self._build_parts = tuple(merged)
+        self._build_parts = tuple(build)  # static pieces and variables alternate
         self._default_checks = tuple(
             (key, value)
             for key, value in (self.defaults or {}).items()
@@ -952,7 +972,11 @@ class Map:
     # compiling ---------------------------------------------------------------------
 
     def _compile(self) -> None:
-        """(Re)build the static dict, the buckets of chunks and the build orders."""
+        """(Re)build the static dict, the buckets of chunks and the build orders.
+
+        PERF: done once, lazily, on the first match/build after ``add``, so adding
+        N rules costs one compile rather than N (benchmarks/inprocess.py).
+        """
         version = self._version
         rules = list(self._rules)
         exact: dict[str, list[_Cand]] = {}
@@ -976,7 +1000,20 @@ class Map:
             for path in exact.keys() | alias.keys()
         }
 
-        dynamic.sort(key=lambda rule: rule._sort_key)  # stable: ties keep registration order
+        # The priority order is a depth-first walk of the trie of rule parts, children
+        # ordered by their part key, then by when the child was first seen (the
+        # registration order of the first rule with that prefix).
+        nodes: dict[tuple[int, str], int] = {}
+        sort_keys: dict[Rule, tuple[tuple[tuple[Any, ...], int], ...]] = {}
+        for rule in dynamic:
+            parent = 0
+            rule_key: list[tuple[tuple[Any, ...], int]] = []
+            for part_key, text in rule._parts:
+                node = nodes.setdefault((parent, text), len(nodes) + 1)
+                rule_key.append((part_key, node))
+                parent = node
+            sort_keys[rule] = tuple(rule_key)
+        dynamic.sort(key=sort_keys.__getitem__)
         grouped: dict[str | None, dict[str, _Group]] = {}
         for rule in dynamic:
             groups = grouped.setdefault(rule._bucket, {})
@@ -993,6 +1030,9 @@ class Map:
         }
         # Rules whose first segment is variable: sub-bucketed by a static second
         # segment; the rest go with every sub-bucket, merged in priority order.
+        # PERF: without this, 100 rules /<lang>/routeN/<int:id> are one 100-way
+        # alternation (about 13 us per match here); with it, about 1.7 us. Measured
+        # by benchmarks/inprocess.py.
         rest = [g for g in var_rules.values() if g.candidates[0].rule._bucket2 is None]
         second: dict[str, list[_Group]] = {}
         for group in var_rules.values():
@@ -1063,10 +1103,10 @@ class Map:
                     defaults = cand.defaults
                     return cand.rule, (dict(defaults) if defaults else {})
             return self._match_slow(path, method, host, websocket)
-        # PERF: only the chunks of the request's first segment (plus the variable
-        # bucket) are tried, each with a single re.fullmatch over all its rules, and
-        # m.lastindex names the rule group: no Python loop over rules. Measured by
-        # benchmarks/inprocess.py.
+        # PERF: only the chunks of the request's first segment (then those of the
+        # variable-first rules for its second segment) are tried, each with a single
+        # re.fullmatch over all its rules, and m.lastindex names the rule group: no
+        # Python loop over rules. Measured by benchmarks/inprocess.py.
         end = path.find("/", 1)
         chunks = self._buckets.get(path[1:end] if end > 0 else path[1:])
         if chunks is not None:
