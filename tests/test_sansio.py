@@ -21,6 +21,7 @@ CORE = {
     "ctx",
     "datastructures",
     "exceptions",
+    "formparser",
     "globals",
     "helpers",
     "http",
@@ -30,6 +31,7 @@ CORE = {
     "sessions",
     "tag",
     "types",
+    "utils",
     "wrappers",
 }
 ADAPTERS = {"_drivers", "asgi", "wsgi", "serving", "testing", "cli"}

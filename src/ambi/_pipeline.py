@@ -85,10 +85,21 @@ class Step:
 class EndpointPlan:
     """The frozen chain of callables for one endpoint (or for unmatched requests)."""
 
-    __slots__ = ("after", "all_sync", "before", "endpoint", "teardown", "url_value", "view")
+    __slots__ = (
+        "after",
+        "all_sync",
+        "before",
+        "endpoint",
+        "stream_request",
+        "teardown",
+        "url_value",
+        "view",
+    )
 
     def __init__(self, app: App, endpoint: str | None) -> None:
         self.endpoint = endpoint
+        #: The body is handed over unread (``stream_request=True`` on the route).
+        self.stream_request = endpoint in app.streaming_endpoints
         view = app.view_functions.get(endpoint) if endpoint is not None else None
         self.view = Step(view) if view is not None else None
         self.url_value = tuple(Step(f) for f in app.url_value_preprocessors)
@@ -223,6 +234,24 @@ def _process_response(app: App, ctx: RequestContext, response: Response) -> Flow
                 " it must return the response it was given (or a new one)."
             )
     return response
+
+
+def release_request(
+    app: App, ctx: RequestContext, response: Response | None, *, callbacks_only: bool = False
+) -> None:
+    """After the response: ``call_on_close`` callbacks, then free the request's resources
+    (uploaded files' and spooled bodies' temporary files). Plain sync code, no user hooks
+    but the callbacks, whose errors are logged."""
+    if response is not None:
+        callbacks, response._on_close = response._on_close, []
+        for func in callbacks:
+            try:
+                func()
+            except Exception:
+                app.logger.exception("Error in a call_on_close callback")
+    if not callbacks_only:
+        ctx.request.close()
+        ctx.request.connection.close()
 
 
 def teardown_flow(app: App, ctx: RequestContext, error: BaseException | None) -> Flow[None]:

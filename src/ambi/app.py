@@ -58,6 +58,10 @@ class App(Scaffold):
         "APPLICATION_ROOT": "/",
         "PREFERRED_URL_SCHEME": "http",
         "MAX_CONTENT_LENGTH": DEFAULT_MAX_CONTENT_LENGTH,
+        "MAX_FORM_MEMORY_SIZE": 500_000,
+        "MAX_FORM_PARTS": 1000,
+        "MAX_FORM_PART_HEADER_SIZE": 8192,
+        "BODY_SPOOL_THRESHOLD": 1024 * 1024,
         "PROVIDE_AUTOMATIC_OPTIONS": True,
     }
 
@@ -74,6 +78,8 @@ class App(Scaffold):
         self.json: ambi_json.JSONProvider = self.json_provider_class(self)
         self.extensions: dict[str, Any] = {}
         self._plans: dict[str | None, EndpointPlan] = {}
+        #: Endpoints registered with ``stream_request=True``: their body is not read ahead.
+        self.streaming_endpoints: set[str] = set()
         self._error_handler_cache: dict[type[BaseException], Step | None] = {}
         self._logger: logging.Logger | None = None
 
@@ -162,12 +168,15 @@ class App(Scaffold):
 
         ``endpoint`` defaults to the view's ``__name__``. Registering a different view
         for an endpoint that already has one is an error (as in Flask).
+        ``stream_request=True`` (an Ambi option) hands the body to the view unread, as
+        ``request.stream``: under ASGI nothing is read ahead of an ``async def`` view.
         """
         if endpoint is None:
             if view_func is None:
                 raise TypeError("add_url_rule() needs an endpoint or a view_func.")
             endpoint = view_func.__name__
         options["endpoint"] = endpoint
+        stream_request = bool(options.pop("stream_request", False))
         methods = options.pop("methods", None)
         if methods is None:
             methods = getattr(view_func, "methods", None) or ("GET",)
@@ -184,6 +193,8 @@ class App(Scaffold):
         rule_obj = self.url_rule_class(rule, methods=method_set | required, **options)
         rule_obj.provide_automatic_options = provide_automatic_options
         self.url_map.add(rule_obj)
+        if stream_request:
+            self.streaming_endpoints.add(endpoint)
         if view_func is not None:
             existing = self.view_functions.get(endpoint)
             if existing is not None and existing is not view_func:
@@ -205,7 +216,11 @@ class App(Scaffold):
 
     def create_request_context(self, connection: Connection) -> RequestContext:
         """Build the request and its context, and match the URL. No user code runs here."""
-        request = self.request_class(connection, self.config["MAX_CONTENT_LENGTH"], self.json.loads)
+        config = self.config
+        request = self.request_class(connection, config["MAX_CONTENT_LENGTH"], self.json.loads)
+        request.max_form_memory_size = config["MAX_FORM_MEMORY_SIZE"]
+        request.max_form_parts = config["MAX_FORM_PARTS"]
+        request.max_form_part_header_size = config["MAX_FORM_PART_HEADER_SIZE"]
         ctx = RequestContext(self, request)
         endpoint: str | None = None
         if request.routing_exception is None:
@@ -232,8 +247,8 @@ class App(Scaffold):
     def app_context(self) -> AppContext:
         """A context that makes ``current_app`` and ``g`` available::
 
-            with app.app_context():
-                init_db()
+        with app.app_context():
+            init_db()
         """
         return AppContext(self)
 
@@ -250,8 +265,8 @@ class App(Scaffold):
     ) -> RequestContext:
         """A request context for a request that was never sent, for tests and scripts::
 
-            with app.test_request_context("/users/1?q=x"):
-                assert request.args["q"] == "x"
+        with app.test_request_context("/users/1?q=x"):
+            assert request.args["q"] == "x"
         """
         from ._testing_connection import build_test_connection
 

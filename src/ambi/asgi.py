@@ -11,9 +11,10 @@ the first ``async def`` callable runs, the body is read in (bounded by the reque
 
 from __future__ import annotations
 
+import tempfile
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
 import anyio
@@ -21,7 +22,7 @@ import anyio.from_thread
 import anyio.to_thread
 
 from ._drivers import drive_async
-from ._pipeline import request_flow, teardown_flow
+from ._pipeline import release_request, request_flow, teardown_flow
 from .exceptions import ClientDisconnected, RequestEntityTooLarge
 from .wrappers import Connection
 
@@ -37,7 +38,7 @@ __all__ = ["ASGIConnection", "asgi_app"]
 class ASGIConnection(Connection):
     """A request as an ASGI server describes it."""
 
-    __slots__ = ("_body_ended", "_buffer", "_overflow", "_scope", "receive")
+    __slots__ = ("_body_ended", "_buffer", "_overflow", "_scope", "_spool", "receive")
     interface = "asgi"
 
     def __init__(self, scope: Scope, receive: Receive) -> None:
@@ -74,6 +75,7 @@ class ASGIConnection(Connection):
         self.receive = receive
         self._buffer: deque[bytes] = deque()
         self._overflow = False
+        self._spool: IO[bytes] | None = None
         has_body = False
         for name, value in scope.get("headers", ()):
             lowered = name.lower()
@@ -120,38 +122,89 @@ class ASGIConnection(Connection):
         body: bytes = message.get("body", b"")
         return body
 
-    def read_body_chunk(self) -> bytes:
+    def _read_ahead_chunk(self) -> bytes:
+        """The next chunk of what :meth:`read_all` read ahead (memory, then the spool)."""
         if self._buffer:
             return self._buffer.popleft()
+        if self._spool is not None:
+            chunk = self._spool.read(_SPOOL_READ)
+            if chunk:
+                return chunk
+            self._spool.close()
+            self._spool = None
         if self._overflow:
             raise RequestEntityTooLarge(
                 "The request body is larger than the limit (MAX_CONTENT_LENGTH)."
             )
+        return b""
+
+    def read_body_chunk(self) -> bytes:
+        chunk = self._read_ahead_chunk()
+        if chunk:
+            return chunk
         while not self._body_ended:
             try:
                 message: Message = anyio.from_thread.run(_receive, self.receive)
             except RuntimeError as exc:
                 raise RuntimeError(
                     "The request body was read on the event loop before it was received."
-                    " This happens when a def callable is run inline on the loop; mark the"
-                    " route as streaming or read the body in an async callable first."
+                    " This happens when a def callable runs inline on the loop in a route"
+                    " registered with stream_request=True; read request.stream with"
+                    " 'async for' in an async def view instead."
                 ) from exc
             chunk = self._take(message)
             if chunk:
                 return chunk
         return b""
 
-    async def read_all(self, limit: int | None) -> None:
-        """Receive the rest of the body into memory, stopping just past ``limit`` bytes."""
-        size = sum(len(chunk) for chunk in self._buffer)
+    async def read_body_chunk_async(self) -> bytes:
+        chunk = self._read_ahead_chunk()
+        if chunk:
+            return chunk
         while not self._body_ended:
             chunk = self._take(await self.receive())
             if chunk:
-                size += len(chunk)
+                return chunk
+        return b""
+
+    async def read_all(self, limit: int | None, memory_threshold: int) -> None:
+        """Receive the rest of the body before an async callable runs, so the blocking
+        body API has its data.
+
+        Up to ``memory_threshold`` bytes stay in memory; past it everything goes to a
+        temporary file, written from a worker thread so the loop never waits on the disk.
+        Receiving stops just past ``limit`` bytes (the reader then raises 413).
+        """
+        size = sum(len(chunk) for chunk in self._buffer)
+        pending: list[bytes] = []
+        pending_size = 0
+        while not self._body_ended:
+            chunk = self._take(await self.receive())
+            if not chunk:
+                continue
+            size += len(chunk)
+            if self._spool is None:
                 self._buffer.append(chunk)
-                if limit is not None and size > limit:
-                    self._overflow = True
-                    return
+                if size > memory_threshold:
+                    self._spool = await anyio.to_thread.run_sync(tempfile.TemporaryFile)
+                    pending, pending_size = list(self._buffer), size
+                    self._buffer.clear()
+            else:
+                pending.append(chunk)
+                pending_size += len(chunk)
+            if pending_size >= _SPOOL_WRITE:
+                await anyio.to_thread.run_sync(_write_all, self._spool, pending)
+                pending, pending_size = [], 0
+            if limit is not None and size > limit:
+                self._overflow = True
+                break
+        if self._spool is not None:
+            await anyio.to_thread.run_sync(_write_all, self._spool, pending, True)
+
+    def close(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
 
     async def wait_for_disconnect(self) -> None:
         """Return when the client disconnects (only once the body has been read)."""
@@ -159,6 +212,17 @@ class ASGIConnection(Connection):
             message = await self.receive()
             if message["type"] == "http.disconnect":
                 return
+
+
+_SPOOL_READ = 64 * 1024
+_SPOOL_WRITE = 1024 * 1024
+
+
+def _write_all(file: IO[bytes] | None, chunks: list[bytes], rewind: bool = False) -> None:
+    assert file is not None
+    file.writelines(chunks)
+    if rewind:
+        file.seek(0)
 
 
 async def _receive(receive: Receive) -> Message:
@@ -208,22 +272,27 @@ async def _handle_http(app: App, scope: Scope, receive: Receive, send: Send) -> 
     try:
 
         async def read_body() -> None:
-            await connection.read_all(ctx.request.max_content_length)
+            await connection.read_all(
+                ctx.request.max_content_length, app.config["BODY_SPOOL_THRESHOLD"]
+            )
 
-        response = await drive_async(request_flow(app, ctx), before_async=read_body)
+        response = sent = await drive_async(
+            request_flow(app, ctx),
+            before_async=None if ctx.plan.stream_request else read_body,
+        )
         await send(
             {
                 "type": "http.response.start",
-                "status": response.status_code,
-                "headers": _encode_headers(response),
+                "status": sent.status_code,
+                "headers": _encode_headers(sent),
             }
         )
         if ctx.request.method == "HEAD":
             await send({"type": "http.response.body", "body": b""})
-        elif not response.is_streamed:
-            await send({"type": "http.response.body", "body": response.data})
+        elif not sent.is_streamed:
+            await send({"type": "http.response.body", "body": sent.data})
         else:
-            await _send_stream(connection, response, send)
+            await _send_stream(connection, sent, send)
     except BaseException as exc:
         error = exc
         raise
@@ -298,11 +367,6 @@ async def _finish(
         if not ctx.torn_down:
             with anyio.CancelScope(shield=True):
                 await drive_async(teardown_flow(app, ctx, error or ctx.unhandled_error))
-        if response is not None:
-            for func in response._on_close:
-                try:
-                    func()
-                except Exception:
-                    app.logger.exception("Error in a call_on_close callback")
+        release_request(app, ctx, response)
     finally:
         ctx.pop(error)

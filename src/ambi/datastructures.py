@@ -868,3 +868,93 @@ def _iter_pairs(
     if isinstance(source, Headers):
         return source._list
     return source.items(multi=True)
+
+
+class FileStorage:
+    """An uploaded file from a multipart form (``request.files["name"]``).
+
+    ``stream`` is a file object positioned at the start of the upload: in memory for small
+    files, a temporary file on disk past a threshold. ``save()`` copies it in chunks, so a
+    large upload never has to fit in memory::
+
+        upload = request.files["avatar"]
+        upload.save(os.path.join(UPLOADS, secure_filename(upload.filename or "upload")))
+    """
+
+    def __init__(
+        self,
+        stream: Any = None,
+        filename: str | None = None,
+        name: str | None = None,
+        content_type: str | None = None,
+        content_length: int | None = None,
+        headers: Headers | None = None,
+    ) -> None:
+        import io
+
+        self.stream = stream if stream is not None else io.BytesIO()
+        self.filename = filename
+        self.name = name
+        self.headers = headers if headers is not None else Headers()
+        if content_type is not None and "content-type" not in self.headers:
+            self.headers["Content-Type"] = content_type
+        if content_length is not None and "content-length" not in self.headers:
+            self.headers["Content-Length"] = str(content_length)
+
+    @property
+    def content_type(self) -> str | None:
+        """The part's ``Content-Type`` header."""
+        return self.headers.get("content-type")
+
+    @property
+    def content_length(self) -> int:
+        """The part's ``Content-Length`` header, 0 if absent (browsers do not send it)."""
+        value = self.headers.get("content-length", "0")
+        return int(value) if value.isdigit() else 0
+
+    @property
+    def mimetype(self) -> str:
+        """The content type without parameters, lower-cased."""
+        from .http import parse_options_header
+
+        return parse_options_header(self.content_type)[0]
+
+    @property
+    def mimetype_params(self) -> dict[str, str]:
+        """The content type's parameters."""
+        from .http import parse_options_header
+
+        return parse_options_header(self.content_type)[1]
+
+    def read(self, size: int = -1) -> bytes:
+        """Read from the stream."""
+        data: bytes = self.stream.read(size)
+        return data
+
+    def save(self, destination: Any, buffer_size: int = 16384) -> None:
+        """Copy the upload to a path or a writable binary file object, in chunks."""
+        import os
+        import shutil
+
+        close_destination = False
+        if isinstance(destination, (str, os.PathLike)):
+            destination = open(destination, "wb")  # noqa: SIM115 - closed below
+            close_destination = True
+        try:
+            shutil.copyfileobj(self.stream, destination, buffer_size)
+        finally:
+            if close_destination:
+                destination.close()
+
+    def close(self) -> None:
+        """Close the stream (a temporary file is deleted)."""
+        self.stream.close()
+
+    def __bool__(self) -> bool:
+        return bool(self.filename)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.stream)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: {self.filename!r} ({self.content_type!r})>"

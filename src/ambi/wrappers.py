@@ -12,12 +12,12 @@ Everything on ``Request`` is computed lazily and cached: a view that never touch
 from __future__ import annotations
 
 import json as _stdlib_json
-from collections.abc import AsyncIterable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from .datastructures import Headers, ImmutableMultiDict
+from .datastructures import FileStorage, Headers, ImmutableMultiDict, MultiDict
 from .exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 from .http import (
     HTTP_STATUS_CODES,
@@ -96,10 +96,90 @@ class Connection:
         """
         raise NotImplementedError
 
+    def close(self) -> None:
+        """Free what the connection holds (a spooled body); called when the request ends."""
+
+    async def read_body_chunk_async(self) -> bytes:
+        """The async form of :meth:`read_body_chunk`, for ``async for`` over
+        ``request.stream``. Under WSGI it reads synchronously (the thread's own loop waits,
+        no other request does); the ASGI connection awaits ``receive()``."""
+        return self.read_body_chunk()
+
     @property
     def environ(self) -> dict[str, Any]:
         """The WSGI environ (under ASGI: a WSGI-style view of the scope)."""
         raise NotImplementedError
+
+
+class RequestStream:
+    """``request.stream``: the request body as it arrives.
+
+    A file-like ``read(size=-1)`` and chunk iteration for ``def`` views, and ``async for`` /
+    ``await aread()`` for ``async def`` views. Limits (``max_content_length``) apply while
+    reading.
+    """
+
+    def __init__(
+        self,
+        read_chunk: Callable[[], bytes],
+        read_chunk_async: Callable[[], Awaitable[bytes]] | None,
+    ) -> None:
+        self._read_chunk = read_chunk
+        self._read_chunk_async = read_chunk_async
+        self._pending = b""
+        self._done = False
+
+    def _next(self) -> bytes:
+        if self._pending:
+            chunk, self._pending = self._pending, b""
+            return chunk
+        if self._done:
+            return b""
+        chunk = self._read_chunk()
+        if not chunk:
+            self._done = True
+        return chunk
+
+    def read(self, size: int = -1) -> bytes:
+        """Read up to ``size`` bytes (all that is left with ``-1``); ``b""`` at the end."""
+        if size is None or size < 0:
+            parts = []
+            while chunk := self._next():
+                parts.append(chunk)
+            return b"".join(parts)
+        buffer = bytearray()
+        while len(buffer) < size:
+            chunk = self._next()
+            if not chunk:
+                break
+            buffer += chunk
+        if len(buffer) > size:
+            self._pending = bytes(buffer[size:])
+            del buffer[size:]
+        return bytes(buffer)
+
+    def __iter__(self) -> Iterator[bytes]:
+        while chunk := self._next():
+            yield chunk
+
+    async def _anext(self) -> bytes:
+        if self._pending or self._done or self._read_chunk_async is None:
+            return self._next()
+        chunk = await self._read_chunk_async()
+        if not chunk:
+            self._done = True
+        return chunk
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while chunk := await self._anext():
+            yield chunk
+
+    async def aread(self) -> bytes:
+        """Read everything that is left (async)."""
+        parts = []
+        while chunk := await self._anext():
+            parts.append(chunk)
+        return b"".join(parts)
 
 
 def _decode_path(conn: Connection) -> tuple[str, BadRequest | None]:
@@ -124,13 +204,21 @@ class Request:
     __slots__ = (
         "__dict__",
         "_args",
+        "_body_consumed",
+        "_body_read",
         "_cached_data",
         "_cached_json",
         "_cookies",
+        "_files",
+        "_form",
         "_headers",
+        "_stream",
         "connection",
         "json_loads",
         "max_content_length",
+        "max_form_memory_size",
+        "max_form_part_header_size",
+        "max_form_parts",
         "method",
         "path",
         "path_error",
@@ -141,9 +229,15 @@ class Request:
         "view_args",
     )
 
-    #: Whether a request body was larger than ``max_content_length`` is checked while
-    #: reading; this is the limit (``None`` means no limit).
+    #: The largest body accepted, checked while reading (``None``: no limit); set it in a
+    #: ``before_request`` hook to change it for one request (``MAX_CONTENT_LENGTH``).
     max_content_length: int | None
+    #: The largest non-file multipart field, or url-encoded body (``MAX_FORM_MEMORY_SIZE``).
+    max_form_memory_size: int | None
+    #: The most multipart parts or url-encoded fields (``MAX_FORM_PARTS``).
+    max_form_parts: int | None
+    #: The largest headers of one multipart part (``MAX_FORM_PART_HEADER_SIZE``).
+    max_form_part_header_size: int | None
 
     def __init__(
         self,
@@ -158,6 +252,14 @@ class Request:
         self.root_path = connection.root_path
         self.path, self.path_error = _decode_path(connection)
         self.max_content_length = max_content_length
+        self.max_form_memory_size = 500_000
+        self.max_form_parts = 1000
+        self.max_form_part_header_size = 8192
+        self._body_read = 0
+        self._body_consumed = False
+        self._form: ImmutableMultiDict[str, str] | None = None
+        self._files: ImmutableMultiDict[str, FileStorage] | None = None
+        self._stream: RequestStream | None = None
         self.url_rule: Rule | None = None
         self.view_args: dict[str, Any] | None = None
         self.routing_exception: Exception | None = self.path_error
@@ -309,7 +411,7 @@ class Request:
 
     # -- body ----------------------------------------------------------------------------
 
-    def _read_body(self) -> bytes:
+    def _check_declared_length(self) -> None:
         limit = self.max_content_length
         declared = self.content_length
         if limit is not None and declared is not None and declared > limit:
@@ -317,28 +419,51 @@ class Request:
                 f"The request body is {declared} bytes; the limit is {limit} bytes"
                 " (MAX_CONTENT_LENGTH)."
             )
-        chunks: list[bytes] = []
-        size = 0
-        read = self.connection.read_body_chunk
-        while chunk := read():
-            size += len(chunk)
-            if limit is not None and size > limit:
-                raise RequestEntityTooLarge(
-                    f"The request body is larger than the limit of {limit} bytes"
-                    " (MAX_CONTENT_LENGTH)."
-                )
-            chunks.append(chunk)
-        return b"".join(chunks)
+
+    def _count(self, chunk: bytes) -> bytes:
+        self._body_read += len(chunk)
+        limit = self.max_content_length
+        if limit is not None and self._body_read > limit:
+            raise RequestEntityTooLarge(
+                f"The request body is larger than the limit of {limit} bytes (MAX_CONTENT_LENGTH)."
+            )
+        return chunk
+
+    def _read_chunk(self) -> bytes:
+        """The next body chunk, counted against ``max_content_length``."""
+        if self._body_read == 0:
+            self._check_declared_length()
+        return self._count(self.connection.read_body_chunk())
+
+    async def _read_chunk_async(self) -> bytes:
+        if self._body_read == 0:
+            self._check_declared_length()
+        return self._count(await self.connection.read_body_chunk_async())
+
+    def _take_body(self) -> Callable[[], bytes]:
+        """Hand the body to one consumer: ``get_data``, the form parser or ``stream``."""
+        if self._cached_data is not None:
+            chunks = [self._cached_data]
+            return lambda: chunks.pop() if chunks else b""
+        if self._body_consumed:
+            return lambda: b""
+        self._body_consumed = True
+        return self._read_chunk
 
     def get_data(self, cache: bool = True, as_text: bool = False) -> Any:
         """The raw body (bytes, or str with ``as_text``), read once and cached.
 
         Raises :class:`~ambi.exceptions.RequestEntityTooLarge` (413) past
-        ``max_content_length``, checked while reading.
+        ``max_content_length``, checked while reading. After ``form``, ``files`` or
+        ``stream`` consumed the body, this is ``b""`` (as in Flask).
         """
         data = self._cached_data
         if data is None:
-            data = self._read_body()
+            read = self._take_body()
+            chunks: list[bytes] = []
+            while chunk := read():
+                chunks.append(chunk)
+            data = b"".join(chunks)
             if cache:
                 self._cached_data = data
         if as_text:
@@ -350,6 +475,69 @@ class Request:
         """The raw body as bytes (see :meth:`get_data`)."""
         data: bytes = self.get_data()
         return data
+
+    @property
+    def stream(self) -> RequestStream:
+        """The body as it arrives, not buffered: ``read(size)`` and iteration in a ``def``
+        view; ``async for chunk in request.stream`` (or ``await .aread()``) in an
+        ``async def`` view. Routes registered with ``stream_request=True`` get the body
+        this way without any of it being read ahead.
+        """
+        if self._stream is None:
+            if self._cached_data is not None or self._body_consumed:
+                self._stream = RequestStream(self._take_body(), None)
+            else:
+                self._body_consumed = True
+                self._stream = RequestStream(self._read_chunk, self._read_chunk_async)
+        return self._stream
+
+    def _load_form_data(self) -> None:
+        if self._form is not None:
+            return
+        from .formparser import FormDataParser, FormLimits
+
+        content_type = self.content_type
+        mimetype = self.mimetype
+        if mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            self._form, self._files = ImmutableMultiDict(), ImmutableMultiDict()
+            return
+        parser = FormDataParser(
+            FormLimits(
+                self.max_form_memory_size, self.max_form_parts, self.max_form_part_header_size
+            )
+        )
+        self._form, self._files = parser.parse(self._take_body(), content_type)
+
+    @property
+    def form(self) -> ImmutableMultiDict[str, str]:
+        """Fields of a url-encoded or multipart form body (not files). Parsed on first use,
+        as the body arrives; limits raise 413 and malformed bodies 400."""
+        self._load_form_data()
+        assert self._form is not None
+        return self._form
+
+    @property
+    def files(self) -> ImmutableMultiDict[str, FileStorage]:
+        """Uploaded files of a multipart form body, as :class:`FileStorage` objects."""
+        self._load_form_data()
+        assert self._files is not None
+        return self._files
+
+    @property
+    def values(self) -> ImmutableMultiDict[str, str]:
+        """``args`` and ``form`` combined (only ``args`` for GET, as in Flask)."""
+        if self.method == "GET":
+            return self.args
+        combined: MultiDict[str, str] = MultiDict(self.args)
+        for key, value in self.form.items(multi=True):
+            combined.add(key, value)
+        return ImmutableMultiDict(combined)
+
+    def close(self) -> None:
+        """Close uploaded files' temporary files (Ambi calls this when the request ends)."""
+        if self._files:
+            for _, storage in self._files.items(multi=True):
+                storage.close()
 
     def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
         """Parse the body as JSON.

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ._drivers import drive_sync, thread_event_loop
-from ._pipeline import request_flow, teardown_flow
+from ._pipeline import release_request, request_flow, teardown_flow
 from .exceptions import ClientDisconnected
 from .wrappers import Connection
 
@@ -148,7 +148,7 @@ def _handle(
         start_response(response.status, _response_headers(response))
         body = [] if is_head else [response.data]
         if response._on_close:
-            return _ClosingBody(app, body, response._on_close)
+            return _ClosingBody(app, ctx, response, body)
         return body
     start_response(response.status, _response_headers(response))
     return _StreamedBody(app, ctx, response, request_context, skip=is_head)
@@ -157,25 +157,19 @@ def _handle(
 class _ClosingBody:
     """A bytes body whose ``close()`` runs the response's ``call_on_close`` callbacks."""
 
-    def __init__(self, app: App, body: list[bytes], callbacks: list[Any]) -> None:
+    def __init__(self, app: App, ctx: RequestContext, response: Response, body: list[bytes]):
         self._app = app
+        self._ctx = ctx
+        self._response: Response | None = response
         self._body = body
-        self._callbacks = callbacks
 
     def __iter__(self) -> Iterator[bytes]:
         return iter(self._body)
 
     def close(self) -> None:
-        _run_close_callbacks(self._app, self._callbacks)
-        self._callbacks = []
-
-
-def _run_close_callbacks(app: App, callbacks: list[Any]) -> None:
-    for func in callbacks:
-        try:
-            func()
-        except Exception:
-            app.logger.exception("Error in a call_on_close callback")
+        if self._response is not None:
+            release_request(self._app, self._ctx, self._response, callbacks_only=True)
+            self._response = None
 
 
 def _finish(
@@ -185,8 +179,7 @@ def _finish(
     try:
         if not ctx.torn_down:
             drive_sync(teardown_flow(app, ctx, error or ctx.unhandled_error))
-        if response is not None:
-            _run_close_callbacks(app, response._on_close)
+        release_request(app, ctx, response, callbacks_only=False)
     finally:
         ctx.pop(error)
 
