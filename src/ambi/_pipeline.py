@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from .exceptions import HTTPException, InternalServerError, RequestRedirect
 from .scaffold import is_async_callable
+from .sessions import SecureCookieSessionInterface, SessionInterface
 
 if TYPE_CHECKING:
     from .app import App
@@ -90,6 +91,8 @@ class EndpointPlan:
         "all_sync",
         "before",
         "endpoint",
+        "session_open",
+        "session_save",
         "stream_request",
         "teardown",
         "url_value",
@@ -106,9 +109,17 @@ class EndpointPlan:
         self.before = tuple(Step(f) for f in app.before_request_funcs)
         self.after = tuple(Step(f) for f in reversed(app.after_request_funcs))
         self.teardown = tuple(Step(f) for f in reversed(app.teardown_request_funcs))
+        interface = app.session_interface
+        # The built-in cookie interface never blocks: it runs inline, its session opened on
+        # first use. A custom one is run like a hook (it may do I/O, or be async def).
+        builtin = _is_builtin_session_interface(interface)
+        self.session_open = None if builtin else Step(interface.open_session)
+        self.session_save = None if builtin else Step(interface.save_session)
         steps = (*self.url_value, *self.before, *self.after, *self.teardown)
         if self.view is not None:
             steps = (*steps, self.view)
+        if self.session_open is not None and self.session_save is not None:
+            steps = (*steps, self.session_open, self.session_save)
         #: True when no callable of this endpoint is async: one thread hop under ASGI.
         self.all_sync = not any(step.is_async for step in steps)
 
@@ -132,6 +143,14 @@ async def _await_coroutine(coroutine: CoroutineType[Any, Any, Any]) -> Any:
     return await coroutine
 
 
+def _is_builtin_session_interface(interface: SessionInterface) -> bool:
+    cls = type(interface)
+    return (
+        cls.open_session is SecureCookieSessionInterface.open_session
+        and cls.save_session is SecureCookieSessionInterface.save_session
+    )
+
+
 def _call(step: Step, *args: Any, **kwargs: Any) -> Call:
     return (step.func, step.is_async, args, kwargs or None)
 
@@ -151,6 +170,13 @@ def dispatch_flow(app: App, ctx: RequestContext) -> Flow[Response]:
     try:
         try:
             rv: Any = None
+            if plan.session_open is not None:
+                session = yield _call(plan.session_open, app, request)
+                if type(session) is CoroutineType:
+                    session = yield (_await_coroutine, True, (session,), None)
+                ctx._session = (
+                    session if session is not None else app.session_interface.make_null_session(app)
+                )
             for step in plan.url_value:
                 yield _call(step, request.endpoint, request.view_args)
             for step in plan.before:
@@ -233,6 +259,17 @@ def _process_response(app: App, ctx: RequestContext, response: Response) -> Flow
                 f"The after_request function {step.func.__qualname__!r} returned None;"
                 " it must return the response it was given (or a new one)."
             )
+    session = ctx._session
+    if session is not None:
+        interface = app.session_interface
+        if not interface.is_null_session(session):
+            save = ctx.plan.session_save
+            if save is None:
+                interface.save_session(app, session, response)
+            else:
+                rv = yield _call(save, app, session, response)
+                if type(rv) is CoroutineType:
+                    yield (_await_coroutine, True, (rv,), None)
     return response
 
 

@@ -21,7 +21,13 @@ from .ctx import AppContext, RequestContext, _AppCtxGlobals
 from .datastructures import Headers
 from .exceptions import HTTPException, InternalServerError, RequestRedirect
 from .routing import Map, Rule
-from .scaffold import Scaffold, normalize_methods, setupmethod
+from .scaffold import Scaffold, is_async_callable, normalize_methods, setupmethod
+from .sessions import (
+    SESSION_CONFIG_DEFAULTS,
+    SecureCookieSessionInterface,
+    SessionInterface,
+    SessionMixin,
+)
 from .wrappers import DEFAULT_MAX_CONTENT_LENGTH, Connection, Request, Response
 
 if TYPE_CHECKING:
@@ -63,6 +69,9 @@ class App(Scaffold):
         "MAX_FORM_PART_HEADER_SIZE": 8192,
         "BODY_SPOOL_THRESHOLD": 1024 * 1024,
         "PROVIDE_AUTOMATIC_OPTIONS": True,
+        **SESSION_CONFIG_DEFAULTS,
+        # Safer than Flask's None; the cookie's value stays byte-compatible with Flask's.
+        "SESSION_COOKIE_SAMESITE": "Lax",
     }
 
     def __init__(
@@ -82,6 +91,7 @@ class App(Scaffold):
         self.streaming_endpoints: set[str] = set()
         self._error_handler_cache: dict[type[BaseException], Step | None] = {}
         self._logger: logging.Logger | None = None
+        self._session_interface: SessionInterface = SecureCookieSessionInterface()
 
     def _registration_changed(self) -> None:
         self._plans.clear()
@@ -152,6 +162,32 @@ class App(Scaffold):
                 logger.addHandler(handler)
             self._logger = logger
         return self._logger
+
+    @property
+    def session_interface(self) -> SessionInterface:
+        """How sessions are opened and saved; the default is Flask's signed cookie.
+
+        ``open_session``/``save_session`` of a custom interface may be ``def`` or
+        ``async def``; the pipeline runs them like hooks.
+        """
+        return self._session_interface
+
+    @session_interface.setter
+    def session_interface(self, value: SessionInterface) -> None:
+        self._session_interface = value
+        self._registration_changed()
+
+    def open_session_now(self, request: Request) -> SessionMixin:
+        """Open the session synchronously (first use of ``session`` when the pipeline did
+        not open it ahead: the built-in cookie interface, or a test request context)."""
+        interface = self._session_interface
+        if is_async_callable(interface.open_session):
+            raise RuntimeError(
+                "This app's session interface opens sessions with an async def method, so"
+                " the session can only be used while Ambi handles a request."
+            )
+        session = interface.open_session(self, request)
+        return session if session is not None else interface.make_null_session(self)
 
     # -- registration ------------------------------------------------------------------------
 

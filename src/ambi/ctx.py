@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .globals import _cv_context
-from .sessions import NullSession, SessionMixin
+from .sessions import SessionMixin
 
 if TYPE_CHECKING:
     from ._pipeline import EndpointPlan
@@ -102,7 +102,8 @@ class RequestContext(AppContext):
         super().__init__(app)
         self.request = request
         self.request_context = self
-        self.session: SessionMixin = NullSession()
+        #: The session once opened (by the pipeline, or on first use of ``session``).
+        self._session: SessionMixin | None = None
         #: Set once the teardown callables ran, so they run exactly once.
         self.torn_down = False
         #: Callables registered with ``after_this_request``.
@@ -113,3 +114,19 @@ class RequestContext(AppContext):
         self.automatic_options = False
         #: The exception that became a 500, passed to teardown callables.
         self.unhandled_error: BaseException | None = None
+
+    @property
+    def session(self) -> SessionMixin:
+        """The request's session, opened on first use with the app's session interface.
+
+        Using it marks it accessed (so the response varies on ``Cookie``), as in Flask.
+        """
+        session = self._session
+        if session is None:
+            session = self._session = self.app.open_session_now(self.request)
+        session.accessed = True
+        return session
+
+    @session.setter
+    def session(self, value: SessionMixin) -> None:
+        self._session = value

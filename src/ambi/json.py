@@ -42,7 +42,12 @@ class JSONProvider:
         if args and kwargs:
             raise TypeError("jsonify() takes positional or keyword arguments, not both.")
         obj: Any = kwargs if not args else args[0] if len(args) == 1 else list(args)
-        return self._app.response_class(f"{self.dumps(obj)}\n", mimetype="application/json")
+        return self._app.response_class(
+            f"{self.dumps(obj, **self._response_options())}\n", mimetype="application/json"
+        )
+
+    def _response_options(self) -> dict[str, Any]:
+        return {}
 
 
 def _default(obj: Any) -> Any:
@@ -68,12 +73,12 @@ class DefaultJSONProvider(JSONProvider):
         kwargs.setdefault("default", _default)
         kwargs.setdefault("ensure_ascii", self.ensure_ascii)
         kwargs.setdefault("sort_keys", self.sort_keys)
-        compact = self.compact if self.compact is not None else not self._app.debug
-        if compact:
-            kwargs.setdefault("separators", (",", ":"))
-        else:
-            kwargs.setdefault("indent", 2)
         return _json.dumps(obj, **kwargs)
+
+    def _response_options(self) -> dict[str, Any]:
+        # As in Flask: responses are compact unless DEBUG, where they are indented.
+        compact = self.compact if self.compact is not None else not self._app.debug
+        return {"separators": (",", ":")} if compact else {"indent": 2}
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         return _json.loads(s, **kwargs)
@@ -82,7 +87,7 @@ class DefaultJSONProvider(JSONProvider):
 def jsonify(*args: Any, **kwargs: Any) -> Response:
     """A JSON response for the arguments, through ``current_app.json``::
 
-        return jsonify(id=1, name="x")      # {"id":1,"name":"x"}
+    return jsonify(id=1, name="x")      # {"id":1,"name":"x"}
     """
     from .globals import current_app
 
