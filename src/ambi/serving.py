@@ -43,6 +43,13 @@ class Ambi(App):
     Run it with ``uvicorn app:app``, ``gunicorn app:app`` or ``ambi run app:app``.
     """
 
+    def __init__(self, import_name: str, **kwargs: Any) -> None:
+        super().__init__(import_name, **kwargs)
+        # Servers that look at ``app.__call__`` (hypercorn's inspect test, which cannot see
+        # the coroutine marker on Python 3.11) find the ASGI entry point here, while a
+        # call ``app(...)`` still goes through the class's dual ``__call__`` below.
+        self.__call__ = self.asgi_app  # type: ignore[method-assign,assignment]
+
     def __call__(
         self,
         scope_or_environ: Any,
