@@ -51,8 +51,8 @@ def _default_response_class() -> type[Response]:
 def make_response(*args: Any) -> Response:
     """Turn view-style return values into a response, to add headers before returning::
 
-        response = make_response(render_page(), 200)
-        response.headers["X-Thing"] = "1"
+    response = make_response(render_page(), 200)
+    response.headers["X-Thing"] = "1"
     """
     if not args:
         return current_app.response_class()

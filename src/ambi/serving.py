@@ -74,8 +74,8 @@ class Ambi(App):
     def test_client(self, interface: Literal["wsgi", "asgi"] = "wsgi", **kwargs: Any) -> AmbiClient:
         """An ``httpx.Client`` bound to this app in-process, through its WSGI or ASGI face::
 
-            client = app.test_client("asgi")
-            assert client.get("/").text == "hello"
+        client = app.test_client("asgi")
+        assert client.get("/").text == "hello"
         """
         from .testing import AmbiClient
 
