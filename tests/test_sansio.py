@@ -27,6 +27,7 @@ CORE = {
     "http",
     "json",
     "routing",
+    "sendfile",
     "scaffold",
     "sessions",
     "tag",
