@@ -14,6 +14,7 @@ from .exceptions import HTTPException, abort
 from .globals import current_app, g, request, session
 from .helpers import after_this_request, make_response, redirect, stream_with_context, url_for
 from .json import jsonify
+from .sendfile import send_file, send_from_directory
 from .serving import Ambi
 from .wrappers import Request, Response
 
@@ -36,6 +37,8 @@ __all__ = [
     "make_response",
     "redirect",
     "request",
+    "send_file",
+    "send_from_directory",
     "session",
     "stream_with_context",
     "url_for",

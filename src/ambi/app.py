@@ -69,6 +69,7 @@ class App(Scaffold):
         "MAX_FORM_PART_HEADER_SIZE": 8192,
         "BODY_SPOOL_THRESHOLD": 1024 * 1024,
         "PROVIDE_AUTOMATIC_OPTIONS": True,
+        "SEND_FILE_MAX_AGE_DEFAULT": None,
         **SESSION_CONFIG_DEFAULTS,
         # Safer than Flask's None; the cookie's value stays byte-compatible with Flask's.
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -78,6 +79,8 @@ class App(Scaffold):
         self,
         import_name: str,
         *,
+        static_url_path: str | None = None,
+        static_folder: str | os.PathLike[str] | None = "static",
         root_path: str | None = None,
     ) -> None:
         super().__init__(import_name)
@@ -92,6 +95,21 @@ class App(Scaffold):
         self._error_handler_cache: dict[type[BaseException], Step | None] = {}
         self._logger: logging.Logger | None = None
         self._session_interface: SessionInterface = SecureCookieSessionInterface()
+        #: Absolute path of the static folder, served at ``static_url_path`` (``/static``).
+        self.static_folder: str | None = (
+            os.path.join(self.root_path, os.fspath(static_folder))
+            if static_folder is not None
+            else None
+        )
+        if static_url_path is None and static_folder is not None:
+            static_url_path = "/" + os.path.basename(os.fspath(static_folder).rstrip("/\\"))
+        self.static_url_path = (static_url_path or "").rstrip("/")
+        if self.static_folder is not None:
+            self.add_url_rule(
+                f"{self.static_url_path}/<path:filename>",
+                "static",
+                self.send_static_file,
+            )
 
     def _registration_changed(self) -> None:
         self._plans.clear()
@@ -176,6 +194,23 @@ class App(Scaffold):
     def session_interface(self, value: SessionInterface) -> None:
         self._session_interface = value
         self._registration_changed()
+
+    def send_static_file(self, filename: str) -> Response:
+        """The view of the ``static`` endpoint: a file from :attr:`static_folder`, with
+        conditional and range requests, never from outside the folder."""
+        from .sendfile import send_static_file
+
+        return send_static_file(self, filename)
+
+    def get_send_file_max_age(self, filename: str | None) -> int | None:
+        """Cache lifetime for files sent with ``send_file``: ``SEND_FILE_MAX_AGE_DEFAULT``
+        (``None``, the default, makes browsers revalidate with conditional requests)."""
+        value = self.config["SEND_FILE_MAX_AGE_DEFAULT"]
+        if value is None:
+            return None
+        if isinstance(value, timedelta):
+            return int(value.total_seconds())
+        return int(value)
 
     def open_session_now(self, request: Request) -> SessionMixin:
         """Open the session synchronously (first use of ``session`` when the pipeline did

@@ -254,9 +254,7 @@ async def _handle_lifespan(app: App, receive: Receive, send: Send) -> None:
 
 
 def _encode_headers(response: Response) -> list[tuple[bytes, bytes]]:
-    headers = response.headers
-    if not response.is_streamed and "content-length" not in headers:
-        headers["Content-Length"] = str(len(response.data))
+    headers = response.prepare_headers()
     # ASGI wants lower-case header names.
     return [
         (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()

@@ -179,7 +179,8 @@ class ASGITransport(httpx.BaseTransport):
 
         async def send() -> tuple[httpx.Response, bytes]:
             response = await self._async.handle_async_request(async_request)
-            content = await response.aread()
+            # The raw bytes: the outer client decodes any Content-Encoding itself.
+            content = b"".join([chunk async for chunk in response.aiter_raw()])
             await response.aclose()
             return response, content
 

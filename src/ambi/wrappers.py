@@ -704,6 +704,19 @@ class Response:
         for chunk in stream:
             yield chunk.encode() if isinstance(chunk, str) else chunk
 
+    def prepare_headers(self) -> Headers:
+        """The headers to send: ``Content-Length`` added for a bytes body, except on
+        statuses that have no body (1xx, 204, 304)."""
+        headers = self.headers
+        code = self.status_code
+        if code < 200 or code in (204, 304):
+            if self._data is not None:
+                self._data = b""
+            headers.remove("Content-Length")
+        elif self._data is not None and "content-length" not in headers:
+            headers["Content-Length"] = str(len(self._data))
+        return headers
+
     def call_on_close(self, func: Any) -> Any:
         """Register ``func`` to be called once the body has been sent (or abandoned)."""
         self._on_close.append(func)

@@ -116,10 +116,7 @@ class WSGIConnection(Connection):
 
 
 def _response_headers(response: Response) -> list[tuple[str, str]]:
-    headers = response.headers
-    if not response.is_streamed and "content-length" not in headers:
-        headers["Content-Length"] = str(len(response.data))
-    return headers.to_wsgi_list()
+    return response.prepare_headers().to_wsgi_list()
 
 
 def wsgi_app(app: App, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
