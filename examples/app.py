@@ -1,7 +1,7 @@
 """The example app the README serves: def and async def views side by side.
 
-    uvicorn examples.app:app        # ASGI
-    gunicorn examples.app:app       # WSGI, the same object
+uvicorn examples.app:app        # ASGI
+gunicorn examples.app:app       # WSGI, the same object
 """
 
 from __future__ import annotations
