@@ -122,25 +122,34 @@ def _run_on_thread_loop(flow: Flow[T], call: Call) -> T:
     )
 
 
+def _call_sync(call: Call) -> tuple[Any, Exception | None]:
+    """Run a sync callable: ``(result, None)`` or ``(None, the exception)``."""
+    func, _, args, kwargs = call
+    try:
+        return (func(*args, **kwargs) if kwargs else func(*args)), None
+    except Exception as exc:
+        return None, exc
+
+
+def _advance(flow: Flow[T], value: Any, error: Exception | None) -> tuple[bool, Any]:
+    """Send a call's outcome into the flow: ``(True, result)`` when the flow finished,
+    else ``(False, the next call)``."""
+    try:
+        return False, (flow.throw(error) if error is not None else flow.send(value))
+    except StopIteration as stop:
+        return True, stop.value
+
+
 def drive_sync(flow: Flow[T]) -> T:
     """Run ``flow`` on the calling thread (WSGI): sync callables directly, and at the
     first async callable, the rest of the flow on this thread's persistent loop."""
-    value: Any = None
-    error: Exception | None = None
-    while True:
-        try:
-            call = flow.throw(error) if error is not None else flow.send(value)
-        except StopIteration as stop:
-            result: T = stop.value
-            return result
-        func, is_async, args, kwargs = call
-        if is_async:
-            return _run_on_thread_loop(flow, call)
-        error = None
-        try:
-            value = func(*args, **kwargs) if kwargs else func(*args)
-        except Exception as exc:
-            value, error = None, exc
+    finished, outcome = _advance(flow, None, None)
+    while not finished:
+        if outcome[1]:  # async: finish the whole flow on the thread's loop
+            return _run_on_thread_loop(flow, outcome)
+        finished, outcome = _advance(flow, *_call_sync(outcome))
+    result: T = outcome
+    return result
 
 
 def _run_sync_stretch(flow: Flow[T], call: Call) -> tuple[bool, Any]:
@@ -148,22 +157,12 @@ def _run_sync_stretch(flow: Flow[T], call: Call) -> tuple[bool, Any]:
 
     Returns ``(True, result)`` when the flow finished, or ``(False, next_async_call)``.
     """
-    while True:
-        func, is_async, args, kwargs = call
-        if is_async:
-            return False, call
-        try:
-            value = func(*args, **kwargs) if kwargs else func(*args)
-        except Exception as exc:
-            try:
-                call = flow.throw(exc)
-            except StopIteration as stop:
-                return True, stop.value
-        else:
-            try:
-                call = flow.send(value)
-            except StopIteration as stop:
-                return True, stop.value
+    while not call[1]:
+        finished, outcome = _advance(flow, *_call_sync(call))
+        if finished:
+            return True, outcome
+        call = outcome
+    return False, call
 
 
 async def _drive_on_loop(
@@ -174,40 +173,31 @@ async def _drive_on_loop(
     run_sync_inline: bool,
     limiter: CapacityLimiter | None = None,
 ) -> T:
-    value: Any = None
-    error: Exception | None = None
-    while True:
-        if call is None:
-            try:
-                call = flow.throw(error) if error is not None else flow.send(value)
-            except StopIteration as stop:
-                result: T = stop.value
-                return result
-        func, is_async, args, kwargs = call
-        error = None
+    if call is None:
+        finished, outcome = _advance(flow, None, None)
+    else:
+        finished, outcome = False, call
+    while not finished:
+        func, is_async, args, kwargs = outcome
         if is_async:
-            call = None
             try:
                 if before_async is not None:
                     await before_async()
                     before_async = None
                 value = await (func(*args, **kwargs) if kwargs else func(*args))
             except Exception as exc:
-                value, error = None, exc
+                finished, outcome = _advance(flow, None, exc)
+            else:
+                finished, outcome = _advance(flow, value, None)
         elif run_sync_inline:
-            call = None
-            try:
-                value = func(*args, **kwargs) if kwargs else func(*args)
-            except Exception as exc:
-                value, error = None, exc
+            finished, outcome = _advance(flow, *_call_sync(outcome))
         else:
             adaptations.thread_hops += 1
             finished, outcome = await anyio.to_thread.run_sync(
-                _run_sync_stretch, flow, call, limiter=limiter
+                _run_sync_stretch, flow, outcome, limiter=limiter
             )
-            if finished:
-                return outcome  # type: ignore[no-any-return]
-            call = outcome
+    result: T = outcome
+    return result
 
 
 async def drive_async(
