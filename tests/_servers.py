@@ -1,11 +1,11 @@
 """Start and stop real servers (uvicorn, gunicorn, hypercorn, granian) as subprocesses.
 
-Each server serves ``tests.server_apps.app:app`` on 127.0.0.1 at an ephemeral port: a
-socket is bound to port 0, its port read and the socket closed, then the port is passed
-to the server. If another process takes the port in between, the server fails to bind
-and the start is retried on a fresh port. Readiness is polled over HTTP with a deadline.
-The server's stdout and stderr go to a temp file, shown when a start fails and when a
-test using the server fails.
+Each server serves ``tests.server_apps.app:app`` (or another ``target``) on 127.0.0.1 at
+an ephemeral port: a socket is bound to port 0, its port read and the socket closed, then
+the port is passed to the server. If another process takes the port in between, the
+server fails to bind and the start is retried on a fresh port. Readiness is polled over
+HTTP with a deadline. The server's stdout and stderr go to a temp file, shown when a start
+fails and when a test using the server fails.
 
 Every server runs in its own session (process group), so stopping it also stops the
 worker processes it forked (gunicorn and granian workers): SIGTERM to the group, a
@@ -60,10 +60,18 @@ _BIND_ERRORS = (
 
 _PY = [sys.executable, "-m"]
 
-# name -> command builder (port -> argv)
-SERVERS: dict[str, Callable[[int], list[str]]] = {
-    "uvicorn": lambda port: [*_PY, "uvicorn", TARGET, "--host", HOST, "--port", str(port)],
-    "gunicorn": lambda port: [
+# name -> command builder ((port, target) -> argv); ``target`` defaults to TARGET.
+SERVERS: dict[str, Callable[..., list[str]]] = {
+    "uvicorn": lambda port, target=TARGET: [
+        *_PY,
+        "uvicorn",
+        target,
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+    ],
+    "gunicorn": lambda port, target=TARGET: [
         *_PY,
         "gunicorn",
         "-k",
@@ -74,10 +82,10 @@ SERVERS: dict[str, Callable[[int], list[str]]] = {
         "1",
         "-b",
         f"{HOST}:{port}",
-        TARGET,
+        target,
     ],
-    "hypercorn": lambda port: [*_PY, "hypercorn", "-b", f"{HOST}:{port}", TARGET],
-    "granian-asgi": lambda port: [
+    "hypercorn": lambda port, target=TARGET: [*_PY, "hypercorn", "-b", f"{HOST}:{port}", target],
+    "granian-asgi": lambda port, target=TARGET: [
         *_PY,
         "granian",
         "--interface",
@@ -88,9 +96,9 @@ SERVERS: dict[str, Callable[[int], list[str]]] = {
         str(port),
         "--workers",
         "1",
-        TARGET,
+        target,
     ],
-    "granian-wsgi": lambda port: [
+    "granian-wsgi": lambda port, target=TARGET: [
         *_PY,
         "granian",
         "--interface",
@@ -101,7 +109,7 @@ SERVERS: dict[str, Callable[[int], list[str]]] = {
         str(port),
         "--workers",
         "1",
-        TARGET,
+        target,
     ],
 }
 
@@ -223,8 +231,9 @@ def _wait_ready(server: RunningServer, deadline: float) -> bool:
     )
 
 
-def start_server(name: str) -> RunningServer:
-    """Start server ``name`` (a key of :data:`SERVERS`) and wait until it answers."""
+def start_server(name: str, target: str = TARGET) -> RunningServer:
+    """Start server ``name`` (a key of :data:`SERVERS`) serving ``target`` (an app's
+    ``module:attribute``, which must answer ``GET /text``) and wait until it answers."""
     build = SERVERS[name]
     last_log = ""
     for _attempt in range(BIND_ATTEMPTS):
@@ -232,7 +241,7 @@ def start_server(name: str) -> RunningServer:
         fd, log_name = tempfile.mkstemp(prefix=f"ambi-{name}-", suffix=".log")
         log_file = os.fdopen(fd, "wb")
         process = subprocess.Popen(
-            build(port),
+            build(port, target),
             cwd=REPO_ROOT,
             env=_environment(),
             stdin=subprocess.DEVNULL,
@@ -258,7 +267,8 @@ def start_server(name: str) -> RunningServer:
 class ServerPool:
     """Starts each server on first use and keeps it for the pool's lifetime."""
 
-    def __init__(self) -> None:
+    def __init__(self, target: str = TARGET) -> None:
+        self.target = target
         self._servers: dict[str, RunningServer] = {}
         self._failed: dict[str, str] = {}
 
@@ -272,7 +282,7 @@ class ServerPool:
             server = None
         if server is None:
             try:
-                server = start_server(name)
+                server = start_server(name, self.target)
             except ServerStartError as exc:
                 self._failed[name] = str(exc)
                 raise
