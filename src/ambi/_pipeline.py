@@ -90,6 +90,8 @@ class EndpointPlan:
         "after",
         "all_sync",
         "before",
+        "blueprints",
+        "context_processors",
         "endpoint",
         "session_open",
         "session_save",
@@ -105,10 +107,17 @@ class EndpointPlan:
         self.stream_request = endpoint in app.streaming_endpoints
         view = app.view_functions.get(endpoint) if endpoint is not None else None
         self.view = Step(view) if view is not None else None
-        self.url_value = tuple(Step(f) for f in app.url_value_preprocessors)
-        self.before = tuple(Step(f) for f in app.before_request_funcs)
-        self.after = tuple(Step(f) for f in reversed(app.after_request_funcs))
-        self.teardown = tuple(Step(f) for f in reversed(app.teardown_request_funcs))
+        #: The endpoint's blueprints, innermost first (``("shop.admin", "shop")``).
+        self.blueprints = blueprint_chain(endpoint)
+        # Flask's order: preprocessors and before hooks from the app inwards; after and
+        # teardown hooks from the innermost blueprint outwards, each list reversed.
+        outer_first = (None, *reversed(self.blueprints))
+        inner_first = (*self.blueprints, None)
+        self.url_value = _steps(app.url_value_preprocessors, outer_first)
+        self.before = _steps(app.before_request_funcs, outer_first)
+        self.after = _steps(app.after_request_funcs, inner_first, reverse=True)
+        self.teardown = _steps(app.teardown_request_funcs, inner_first, reverse=True)
+        self.context_processors = _steps(app.template_context_processors, outer_first)
         interface = app.session_interface
         # The built-in cookie interface never blocks: it runs inline, its session opened on
         # first use. A custom one is run like a hook (it may do I/O, or be async def).
@@ -141,6 +150,28 @@ class EndpointPlan:
 async def _await_coroutine(coroutine: CoroutineType[Any, Any, Any]) -> Any:
     """Await a coroutine a sync wrapper returned (a decorator around an async view)."""
     return await coroutine
+
+
+def blueprint_chain(endpoint: str | None) -> tuple[str, ...]:
+    """The blueprints an endpoint belongs to, innermost first: ``"a.b.view"`` gives
+    ``("a.b", "a")``; an app-level endpoint gives ``()``."""
+    if endpoint is None or "." not in endpoint:
+        return ()
+    parts = endpoint.split(".")[:-1]
+    return tuple(".".join(parts[:index]) for index in range(len(parts), 0, -1))
+
+
+def _steps(
+    registry: dict[str | None, list[Callable[..., Any]]],
+    scopes: tuple[str | None, ...],
+    *,
+    reverse: bool = False,
+) -> tuple[Step, ...]:
+    steps: list[Step] = []
+    for scope in scopes:
+        funcs = registry.get(scope, ())
+        steps.extend(Step(func) for func in (reversed(funcs) if reverse else funcs))
+    return tuple(steps)
 
 
 def _is_builtin_session_interface(interface: SessionInterface) -> bool:
@@ -217,11 +248,11 @@ def _handle_user_exception(app: App, ctx: RequestContext, exc: Exception) -> Flo
     if isinstance(exc, HTTPException):
         if isinstance(exc, RequestRedirect) or exc.code is None:
             return exc.get_response()
-        handler = app.find_error_handler(exc)
+        handler = app.find_error_handler(exc, ctx.plan.blueprints)
         if handler is None:
             return exc.get_response()
     else:
-        handler = app.find_error_handler(exc)
+        handler = app.find_error_handler(exc, ctx.plan.blueprints)
         if handler is None:
             raise exc
     rv = yield (handler.func, handler.is_async, (exc,), None)
@@ -236,7 +267,7 @@ def _handle_exception(app: App, ctx: RequestContext, exc: Exception) -> Flow[Res
         raise exc
     app.log_exception(exc, ctx)
     server_error = InternalServerError(original_exception=exc)
-    handler = app.find_error_handler(server_error)
+    handler = app.find_error_handler(server_error, ctx.plan.blueprints)
     if handler is None:
         return app.make_server_error_response(server_error, ctx)
     rv = yield (handler.func, handler.is_async, (server_error,), None)

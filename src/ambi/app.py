@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
 __all__ = ["App"]
 
+ErrorHandlerCacheKey = tuple[type[BaseException], tuple[str, ...]]
+
 
 def _find_package_path(import_name: str) -> str:
     module = sys.modules.get(import_name)
@@ -92,7 +94,9 @@ class App(Scaffold):
         self._plans: dict[str | None, EndpointPlan] = {}
         #: Endpoints registered with ``stream_request=True``: their body is not read ahead.
         self.streaming_endpoints: set[str] = set()
-        self._error_handler_cache: dict[type[BaseException], Step | None] = {}
+        self._error_handler_cache: dict[
+            tuple[type[BaseException], tuple[str, ...]], Step | None
+        ] = {}
         self._logger: logging.Logger | None = None
         self._session_interface: SessionInterface = SecureCookieSessionInterface()
         #: Absolute path of the static folder, served at ``static_url_path`` (``/static``).
@@ -351,26 +355,36 @@ class App(Scaffold):
 
     # -- errors --------------------------------------------------------------------------------
 
-    def find_error_handler(self, exc: BaseException) -> Step | None:
-        """The handler registered for ``exc``: by status code first, then by class (MRO)."""
+    def find_error_handler(
+        self, exc: BaseException, blueprints: tuple[str, ...] = ()
+    ) -> Step | None:
+        """The handler registered for ``exc``: the innermost blueprint first, then the app;
+        in each, by status code first, then by class along the MRO (as Flask)."""
         exc_class = type(exc)
+        key = (exc_class, blueprints)
         cache = self._error_handler_cache
-        if exc_class in cache:
-            return cache[exc_class]
+        if key in cache:
+            return cache[key]
         code = exc.code if isinstance(exc, HTTPException) else None
         found: Step | None = None
-        for key in (code, None) if code is not None else (None,):
-            handler_map = self.error_handler_spec.get(key)
-            if not handler_map:
+        for scope in (*blueprints, None):
+            spec = self.error_handler_spec.get(scope)
+            if not spec:
                 continue
-            for cls in exc_class.__mro__:
-                handler = handler_map.get(cls)
-                if handler is not None:
-                    found = Step(handler)
+            for status in (code, None) if code is not None else (None,):
+                handler_map = spec.get(status)
+                if not handler_map:
+                    continue
+                for cls in exc_class.__mro__:
+                    handler = handler_map.get(cls)
+                    if handler is not None:
+                        found = Step(handler)
+                        break
+                if found is not None:
                     break
             if found is not None:
                 break
-        cache[exc_class] = found
+        cache[key] = found
         return found
 
     def log_exception(self, exc: BaseException, ctx: RequestContext) -> None:

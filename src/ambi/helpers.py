@@ -9,6 +9,7 @@ import html
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from ._pipeline import blueprint_chain
 from .globals import _cv_context, _request_context, current_app
 from .wrappers import Response
 
@@ -113,8 +114,9 @@ def url_for(
             raise ValueError("When specifying '_scheme', '_external' must be True.")
         scheme = _scheme
         external = True
-    for func in app.url_default_functions:
-        func(endpoint, values)
+    for scope in (None, *reversed(blueprint_chain(endpoint))):
+        for func in app.url_default_functions.get(scope, ()):
+            func(endpoint, values)
     path = app.url_map.build(endpoint, values, method=_method)
     url = f"{root}{path}"
     if _anchor is not None:

@@ -18,6 +18,8 @@ __all__ = ["Scaffold", "is_async_callable", "setupmethod"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 ErrorHandlerKey = int | type[BaseException]
+#: ``None`` for the app (or blueprint) itself, else a registered blueprint's dotted name.
+ScopeKey = str | None
 
 
 def is_async_callable(func: Callable[..., Any]) -> bool:
@@ -56,14 +58,18 @@ class Scaffold:
         self.import_name = import_name
         #: endpoint -> view callable
         self.view_functions: dict[str, Callable[..., Any]] = {}
-        self.before_request_funcs: list[Callable[..., Any]] = []
-        self.after_request_funcs: list[Callable[..., Any]] = []
-        self.teardown_request_funcs: list[Callable[..., Any]] = []
-        self.url_value_preprocessors: list[Callable[..., Any]] = []
-        self.url_default_functions: list[Callable[..., Any]] = []
-        #: status code (or None) -> exception class -> handler, like Flask's spec
-        self.error_handler_spec: dict[int | None, dict[type[BaseException], Callable[..., Any]]]
-        self.error_handler_spec = {}
+        # Each registry is keyed by scope, as in Flask: ``None`` for this object itself, a
+        # blueprint's (dotted) name for what a registered blueprint brought in.
+        self.before_request_funcs: dict[ScopeKey, list[Callable[..., Any]]] = {}
+        self.after_request_funcs: dict[ScopeKey, list[Callable[..., Any]]] = {}
+        self.teardown_request_funcs: dict[ScopeKey, list[Callable[..., Any]]] = {}
+        self.url_value_preprocessors: dict[ScopeKey, list[Callable[..., Any]]] = {}
+        self.url_default_functions: dict[ScopeKey, list[Callable[..., Any]]] = {}
+        self.template_context_processors: dict[ScopeKey, list[Callable[..., Any]]] = {}
+        #: scope -> status code (or None) -> exception class -> handler, like Flask's spec
+        self.error_handler_spec: dict[
+            ScopeKey, dict[int | None, dict[type[BaseException], Callable[..., Any]]]
+        ] = {}
 
     def _registration_changed(self) -> None:
         """Hook for subclasses: forget anything computed from the registrations."""
@@ -144,14 +150,14 @@ class Scaffold:
     def before_request(self, func: F) -> F:
         """Run ``func()`` before each request's view; a non-``None`` return value is sent
         as the response and the view is skipped."""
-        self.before_request_funcs.append(func)
+        self.before_request_funcs.setdefault(None, []).append(func)
         return func
 
     @setupmethod
     def after_request(self, func: F) -> F:
         """Run ``func(response)`` after the view; it must return a response. Runs in
         reverse registration order, like Flask."""
-        self.after_request_funcs.append(func)
+        self.after_request_funcs.setdefault(None, []).append(func)
         return func
 
     @setupmethod
@@ -159,20 +165,27 @@ class Scaffold:
         """Run ``func(error)`` when the request ends, even after an error; ``error`` is the
         unhandled exception or ``None``. Its return value is ignored and an exception it
         raises is logged, never sent to the client."""
-        self.teardown_request_funcs.append(func)
+        self.teardown_request_funcs.setdefault(None, []).append(func)
         return func
 
     @setupmethod
     def url_value_preprocessor(self, func: F) -> F:
         """Run ``func(endpoint, values)`` before ``before_request`` hooks; it may edit the
         view arguments in place."""
-        self.url_value_preprocessors.append(func)
+        self.url_value_preprocessors.setdefault(None, []).append(func)
         return func
 
     @setupmethod
     def url_defaults(self, func: F) -> F:
         """Run ``func(endpoint, values)`` when ``url_for`` builds a URL; it may add values."""
-        self.url_default_functions.append(func)
+        self.url_default_functions.setdefault(None, []).append(func)
+        return func
+
+    @setupmethod
+    def context_processor(self, func: F) -> F:
+        """Register a function returning a dict of names for every template this scope
+        renders. It may be ``def`` or ``async def``."""
+        self.template_context_processors.setdefault(None, []).append(func)
         return func
 
     # -- errors ---------------------------------------------------------------------------
@@ -200,7 +213,7 @@ class Scaffold:
     ) -> None:
         """The non-decorator form of :meth:`errorhandler`."""
         exc_class, code = self._get_exc_class_and_code(code_or_exception)
-        self.error_handler_spec.setdefault(code, {})[exc_class] = func
+        self.error_handler_spec.setdefault(None, {}).setdefault(code, {})[exc_class] = func
 
     @staticmethod
     def _get_exc_class_and_code(

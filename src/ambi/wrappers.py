@@ -357,6 +357,13 @@ class Request:
             return endpoint.rpartition(".")[0]
         return None
 
+    @property
+    def blueprints(self) -> list[str]:
+        """The matched endpoint's blueprints, innermost first (``["shop.admin", "shop"]``)."""
+        from ._pipeline import blueprint_chain
+
+        return list(blueprint_chain(self.endpoint))
+
     # -- headers -------------------------------------------------------------------------
 
     @property
