@@ -391,3 +391,66 @@ def test_wsgi_script_name_and_non_latin1_path_info(app: Ambi) -> None:
     # Some callers pass decoded text instead; text latin-1 cannot hold is taken as such.
     _status, _, body = wsgi_call(app, wsgi_environ("/ünï/日本"))
     assert b"".join(body).decode() == "|/ünï/日本"
+
+
+async def test_asgi_stream_error_is_logged_and_torn_down_with_the_error(
+    app: Ambi, caplog: pytest.LogCaptureFixture
+) -> None:
+    torn: list[Any] = []
+    app.teardown_request(lambda error: torn.append(error))
+
+    async def failing() -> AsyncIterator[str]:
+        yield "first"
+        raise RuntimeError("generator failed")
+
+    @app.get("/")
+    def index() -> Any:
+        return failing()
+
+    recorder = ASGIRecorder([])
+    with pytest.raises(RuntimeError, match="generator failed"):
+        await app(http_scope("/"), recorder.receive, recorder.send)
+    assert isinstance(torn[0], RuntimeError)
+    assert "Error while streaming the response to /" in caplog.text
+
+
+async def test_asgi_declared_length_over_limit_is_refused_unread(app: Ambi) -> None:
+    app.testing = False
+    app.config["MAX_CONTENT_LENGTH"] = 10
+    received: list[int] = []
+
+    @app.post("/")
+    async def index() -> str:
+        return str(len(request.get_data()))
+
+    recorder = ASGIRecorder([{"type": "http.request", "body": b"x" * 100}])
+
+    async def receive() -> dict[str, Any]:
+        received.append(1)
+        return await recorder.receive()
+
+    await app(http_scope("/", "POST", [(b"content-length", b"100")]), receive, recorder.send)
+    assert recorder.status == 413
+    assert received == []
+
+
+def test_error_handlers_run_inside_except(app: Ambi, caplog: pytest.LogCaptureFixture) -> None:
+    import sys
+
+    app.testing = False
+    seen: list[Any] = []
+
+    @app.errorhandler(ValueError)
+    def handle(error: ValueError) -> tuple[str, int]:
+        seen.append(sys.exc_info()[1])
+        app.logger.exception("handled")
+        return "handled", 400
+
+    @app.get("/")
+    def index() -> str:
+        raise ValueError("bad value")
+
+    with app.test_client() as client:
+        assert client.get("/").status_code == 400
+    assert isinstance(seen[0], ValueError)
+    assert "ValueError: bad value" in caplog.text

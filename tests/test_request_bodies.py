@@ -382,3 +382,17 @@ def test_oversized_body_with_and_without_content_length(
 )
 def test_secure_filename(name: str, expected: str) -> None:
     assert secure_filename(name) == expected
+
+
+def test_long_filename_within_the_header_limit_is_accepted(
+    form_app: Ambi, make_client: Callable[..., AmbiClient]
+) -> None:
+    form_app.config["MAX_FORM_PART_HEADER_SIZE"] = 20_000
+    client = make_client(form_app)
+    body, content_type = multipart([("file", "n" * 6000 + ".txt", "data", "text/plain")])
+    response = client.post("/", content=body, headers={"Content-Type": content_type})
+    assert response.status_code == 200
+    assert response.json()["files"]["file"]["data"] == "data"
+    form_app.config["MAX_FORM_PART_HEADER_SIZE"] = 1000
+    response = client.post("/", content=body, headers={"Content-Type": content_type})
+    assert response.status_code == 413

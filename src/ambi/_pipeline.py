@@ -182,6 +182,28 @@ def _is_builtin_session_interface(interface: SessionInterface) -> bool:
     )
 
 
+def _raise_and_handle(handler: Callable[..., Any], error: BaseException) -> Any:
+    # Run the handler inside an ``except`` block, as Flask does, so ``sys.exc_info()``
+    # and ``logger.exception()`` in it see the error.
+    try:
+        raise error
+    except BaseException:
+        return handler(error)
+
+
+async def _raise_and_handle_async(handler: Callable[..., Any], error: BaseException) -> Any:
+    try:
+        raise error
+    except BaseException:
+        return await handler(error)
+
+
+def _handler_call(handler: Step, error: BaseException) -> Call:
+    if handler.is_async:
+        return (_raise_and_handle_async, True, (handler.func, error), None)
+    return (_raise_and_handle, False, (handler.func, error), None)
+
+
 def _call(step: Step, *args: Any, **kwargs: Any) -> Call:
     return (step.func, step.is_async, args, kwargs or None)
 
@@ -255,7 +277,7 @@ def _handle_user_exception(app: App, ctx: RequestContext, exc: Exception) -> Flo
         handler = app.find_error_handler(exc, ctx.plan.blueprints)
         if handler is None:
             raise exc
-    rv = yield (handler.func, handler.is_async, (exc,), None)
+    rv = yield _handler_call(handler, exc)
     if type(rv) is CoroutineType:
         rv = yield (_await_coroutine, True, (rv,), None)
     return app.make_response(rv)
@@ -270,7 +292,7 @@ def _handle_exception(app: App, ctx: RequestContext, exc: Exception) -> Flow[Res
     handler = app.find_error_handler(server_error, ctx.plan.blueprints)
     if handler is None:
         return app.make_server_error_response(server_error, ctx)
-    rv = yield (handler.func, handler.is_async, (server_error,), None)
+    rv = yield _handler_call(handler, server_error)
     if type(rv) is CoroutineType:
         rv = yield (_await_coroutine, True, (rv,), None)
     return app.make_response(rv)

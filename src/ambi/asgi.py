@@ -134,7 +134,8 @@ class ASGIConnection(Connection):
             self._spool = None
         if self._overflow:
             raise RequestEntityTooLarge(
-                "The request body is larger than the limit (MAX_CONTENT_LENGTH)."
+                "The request body is larger than the limit of the request"
+                " (MAX_CONTENT_LENGTH); it was not read past it."
             )
         return b""
 
@@ -147,10 +148,11 @@ class ASGIConnection(Connection):
                 message: Message = anyio.from_thread.run(_receive, self.receive)
             except RuntimeError as exc:
                 raise RuntimeError(
-                    "The request body was read on the event loop before it was received."
-                    " This happens when a def callable runs inline on the loop in a route"
-                    " registered with stream_request=True; read request.stream with"
-                    " 'async for' in an async def view instead."
+                    "The request body was read with the blocking API on the event loop"
+                    " before it was received. In a route registered with"
+                    " stream_request=True nothing is read ahead: in an async def view read"
+                    " it with 'async for chunk in request.stream' or"
+                    " 'await request.stream.aread()'."
                 ) from exc
             chunk = self._take(message)
             if chunk:
@@ -175,6 +177,10 @@ class ASGIConnection(Connection):
         temporary file, written from a worker thread so the loop never waits on the disk.
         Receiving stops just past ``limit`` bytes (the reader then raises 413).
         """
+        declared = _declared_length(self._scope)
+        if limit is not None and declared is not None and declared > limit:
+            self._overflow = True  # refuse without receiving any of it
+            return
         size = sum(len(chunk) for chunk in self._buffer)
         pending: list[bytes] = []
         pending_size = 0
@@ -195,7 +201,7 @@ class ASGIConnection(Connection):
             if pending_size >= _SPOOL_WRITE:
                 await anyio.to_thread.run_sync(_write_all, self._spool, pending)
                 pending, pending_size = [], 0
-            if limit is not None and size > limit:
+            if limit is not None and size > limit and not self._body_ended:
                 self._overflow = True
                 break
         if self._spool is not None:
@@ -223,6 +229,13 @@ def _write_all(file: IO[bytes] | None, chunks: list[bytes], rewind: bool = False
     file.writelines(chunks)
     if rewind:
         file.seek(0)
+
+
+def _declared_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"content-length":
+            return int(value) if value.strip().isdigit() else None
+    return None
 
 
 async def _receive(receive: Receive) -> Message:
@@ -290,7 +303,16 @@ async def _handle_http(app: App, scope: Scope, receive: Receive, send: Send) -> 
         elif not sent.is_streamed:
             await send({"type": "http.response.body", "body": sent.data})
         else:
-            await _send_stream(connection, sent, send)
+            try:
+                await _send_stream(connection, sent, send)
+            except Exception as exc:
+                # The disconnect watcher's task group wraps what the body raised.
+                while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
+                    exc = exc.exceptions[0]
+                app.logger.error(
+                    "Error while streaming the response to %s", ctx.request.path, exc_info=exc
+                )
+                raise exc from None
     except BaseException as exc:
         error = exc
         raise

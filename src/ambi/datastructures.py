@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, Self, TypeAlias, TypeV
 
 from .exceptions import BadRequest
 
-__all__ = ["BadRequestKeyError", "Headers", "ImmutableMultiDict", "MultiDict"]
+__all__ = ["BadRequestKeyError", "FileStorage", "Headers", "ImmutableMultiDict", "MultiDict"]
 
 K = TypeVar("K")
 V = TypeVar("V")

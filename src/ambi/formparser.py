@@ -127,7 +127,11 @@ class _MultipartReader:
             "on_part_end": self._on_part_end,
             "on_end": self._on_end,
         }
-        self.parser = MultipartParser(boundary, callbacks)
+        # python-multipart's own header caps are lifted: MAX_FORM_PART_HEADER_SIZE (counted
+        # in the callbacks) decides, with a 413 rather than a parse error.
+        self.parser = MultipartParser(
+            boundary, callbacks, max_header_count=1024, max_header_size=2**31
+        )
 
     def run(self, read_chunk: ReadChunk) -> FormResult:
         try:

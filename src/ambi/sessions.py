@@ -230,8 +230,8 @@ class SessionInterface:
         return bool(app.config["SESSION_COOKIE_SECURE"])
 
     def get_cookie_samesite(self, app: App) -> str | None:
-        """``SESSION_COOKIE_SAMESITE``: ``"Strict"``, ``"Lax"``, ``"None"`` or ``None``
-        (the default: no attribute, the browser's default applies)."""
+        """``SESSION_COOKIE_SAMESITE``: ``"Strict"``, ``"Lax"`` (Ambi's default), ``"None"``,
+        or ``None`` (no attribute: the browser's default applies, Flask's default)."""
         samesite: str | None = app.config["SESSION_COOKIE_SAMESITE"]
         return samesite
 
