@@ -8,6 +8,7 @@ mix freely, each run on its native path.
 from __future__ import annotations
 
 from .app import App
+from .blueprints import Blueprint
 from .config import Config
 from .ctx import AppContext, RequestContext
 from .exceptions import HTTPException, abort
@@ -24,6 +25,7 @@ __all__ = [
     "Ambi",
     "App",
     "AppContext",
+    "Blueprint",
     "Config",
     "HTTPException",
     "Request",

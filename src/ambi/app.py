@@ -21,7 +21,13 @@ from .ctx import AppContext, RequestContext, _AppCtxGlobals
 from .datastructures import Headers
 from .exceptions import HTTPException, InternalServerError, RequestRedirect
 from .routing import Map, Rule
-from .scaffold import Scaffold, is_async_callable, normalize_methods, setupmethod
+from .scaffold import (
+    Scaffold,
+    find_package_path,
+    is_async_callable,
+    normalize_methods,
+    setupmethod,
+)
 from .sessions import (
     SESSION_CONFIG_DEFAULTS,
     SecureCookieSessionInterface,
@@ -31,19 +37,12 @@ from .sessions import (
 from .wrappers import DEFAULT_MAX_CONTENT_LENGTH, Connection, Request, Response
 
 if TYPE_CHECKING:
+    from .blueprints import Blueprint
     from .types import ResponseReturnValue
 
 __all__ = ["App"]
 
 ErrorHandlerCacheKey = tuple[type[BaseException], tuple[str, ...]]
-
-
-def _find_package_path(import_name: str) -> str:
-    module = sys.modules.get(import_name)
-    file: str | None = getattr(module, "__file__", None)
-    if file:
-        return os.path.dirname(os.path.abspath(file))
-    return os.getcwd()
 
 
 class App(Scaffold):
@@ -86,7 +85,7 @@ class App(Scaffold):
         root_path: str | None = None,
     ) -> None:
         super().__init__(import_name)
-        self.root_path = root_path or _find_package_path(import_name)
+        self.root_path = root_path or find_package_path(import_name)
         self.config = Config(self.root_path, self.default_config)
         self.url_map = self.url_map_class()
         self.json: ambi_json.JSONProvider = self.json_provider_class(self)
@@ -99,6 +98,8 @@ class App(Scaffold):
         ] = {}
         self._logger: logging.Logger | None = None
         self._session_interface: SessionInterface = SecureCookieSessionInterface()
+        #: Registered blueprints by their (dotted) name, in registration order.
+        self.blueprints: dict[str, Blueprint] = {}
         #: Absolute path of the static folder, served at ``static_url_path`` (``/static``).
         self.static_folder: str | None = (
             os.path.join(self.root_path, os.fspath(static_folder))
@@ -279,6 +280,17 @@ class App(Scaffold):
                     " endpoint='...'."
                 )
             self.view_functions[endpoint] = view_func
+
+    def register_blueprint(self, blueprint: Blueprint, **options: Any) -> None:
+        """Register a blueprint: its routes (with ``url_prefix``), hooks, error handlers,
+        templates and static files join the app. Options override the blueprint's:
+        ``url_prefix``, ``subdomain``, ``url_defaults``, ``name`` (to register one
+        blueprint twice under different names)."""
+        blueprint.register(self, options)
+
+    def iter_blueprints(self) -> list[Blueprint]:
+        """The registered blueprints, in registration order."""
+        return list(self.blueprints.values())
 
     # -- per-request objects ------------------------------------------------------------------
 

@@ -14,12 +14,24 @@ from typing import Any, TypeVar
 
 from .exceptions import HTTPException, default_exceptions
 
-__all__ = ["Scaffold", "is_async_callable", "setupmethod"]
+__all__ = ["Scaffold", "ScopeKey", "find_package_path", "is_async_callable", "setupmethod"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 ErrorHandlerKey = int | type[BaseException]
 #: ``None`` for the app (or blueprint) itself, else a registered blueprint's dotted name.
 ScopeKey = str | None
+
+
+def find_package_path(import_name: str) -> str:
+    """The folder of the module ``import_name`` (the current directory if unknown)."""
+    import os
+    import sys
+
+    module = sys.modules.get(import_name)
+    file: str | None = getattr(module, "__file__", None)
+    if file:
+        return os.path.dirname(os.path.abspath(file))
+    return os.getcwd()
 
 
 def is_async_callable(func: Callable[..., Any]) -> bool:
