@@ -34,6 +34,7 @@ CORE = {
     "tag",
     "types",
     "utils",
+    "views",
     "wrappers",
 }
 ADAPTERS = {"_drivers", "asgi", "wsgi", "serving", "testing", "cli"}

@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 from .exceptions import HTTPException, InternalServerError, RequestRedirect
 from .scaffold import is_async_callable
 from .sessions import SecureCookieSessionInterface, SessionInterface
+from .views import method_views_for
 
 if TYPE_CHECKING:
     from .app import App
@@ -99,6 +100,7 @@ class EndpointPlan:
         "teardown",
         "url_value",
         "view",
+        "view_by_method",
     )
 
     def __init__(self, app: App, endpoint: str | None) -> None:
@@ -107,6 +109,13 @@ class EndpointPlan:
         self.stream_request = endpoint in app.streaming_endpoints
         view = app.view_functions.get(endpoint) if endpoint is not None else None
         self.view = Step(view) if view is not None else None
+        # A MethodView's handlers, each a Step of its own kind (``ambi.views``): the
+        # request's method picks one, so a def get and an async def post each run
+        # natively. Methods missing here (none for other views) run ``self.view``.
+        per_method = method_views_for(view) if view is not None else None
+        self.view_by_method = (
+            {method: Step(func) for method, func in per_method.items()} if per_method else None
+        )
         #: The endpoint's blueprints, innermost first (``("shop.admin", "shop")``).
         self.blueprints = blueprint_chain(endpoint)
         # Flask's order: preprocessors and before hooks from the app inwards; after and
@@ -127,15 +136,39 @@ class EndpointPlan:
         steps = (*self.url_value, *self.before, *self.after, *self.teardown)
         if self.view is not None:
             steps = (*steps, self.view)
+        if self.view_by_method is not None:
+            steps = (*steps, *self.view_by_method.values())
         if self.session_open is not None and self.session_save is not None:
             steps = (*steps, self.session_open, self.session_save)
-        #: True when no callable of this endpoint is async: one thread hop under ASGI.
+        #: True when no callable of this endpoint (whatever the method) is async: one
+        #: thread hop under ASGI.
         self.all_sync = not any(step.is_async for step in steps)
 
     def describe(self) -> dict[str, str]:
-        """How this endpoint runs under each server (used by ``ambi routes``)."""
-        view_async = self.view is not None and self.view.is_async
-        if self.all_sync:
+        """How this endpoint runs under each server (used by ``ambi routes``); for a
+        MethodView whose handlers run differently, per method (``"GET: …; POST: …"``)."""
+        if not self.view_by_method:
+            return self._describe(self.view)
+        get = self.view_by_method.get("GET")
+        by_method = {
+            method: self._describe(step)
+            for method, step in sorted(self.view_by_method.items())
+            if not (method == "HEAD" and get is not None and step.func is get.func)
+        }
+        if len({(how["wsgi"], how["asgi"]) for how in by_method.values()}) == 1:
+            return next(iter(by_method.values()))
+        return {
+            server: "; ".join(f"{method}: {how[server]}" for method, how in by_method.items())
+            for server in ("wsgi", "asgi")
+        }
+
+    def _describe(self, view: Step | None) -> dict[str, str]:
+        view_async = view is not None and view.is_async
+        others = (*self.url_value, *self.before, *self.after, *self.teardown)
+        if self.session_open is not None and self.session_save is not None:
+            others = (*others, self.session_open, self.session_save)
+        all_sync = not view_async and not any(step.is_async for step in others)
+        if all_sync:
             asgi = "worker thread (one hop)"
         elif view_async and not any(
             not step.is_async for step in (*self.url_value, *self.before, *self.after)
@@ -143,7 +176,7 @@ class EndpointPlan:
             asgi = "event loop (no thread)"
         else:
             asgi = "event loop + worker-thread hops for the sync hooks"
-        wsgi = "direct (no loop)" if self.all_sync else "thread's persistent loop (one entry)"
+        wsgi = "direct (no loop)" if all_sync else "thread's persistent loop (one entry)"
         return {"wsgi": wsgi, "asgi": asgi}
 
 
@@ -245,6 +278,8 @@ def dispatch_flow(app: App, ctx: RequestContext) -> Flow[Response]:
                     rv = app.make_default_options_response(ctx)
                 else:
                     view = plan.view
+                    if plan.view_by_method is not None:
+                        view = plan.view_by_method.get(request.method, view)
                     if view is None:
                         raise LookupError(
                             f"No view function is registered for endpoint {plan.endpoint!r};"
