@@ -17,6 +17,7 @@ CORE = {
     "_pipeline",
     "_testing_connection",
     "app",
+    "appgroup",
     "blueprints",
     "config",
     "ctx",

@@ -22,6 +22,7 @@ from .datastructures import Headers
 from .exceptions import HTTPException, InternalServerError, RequestRedirect
 from .routing import Map, Rule
 from .scaffold import (
+    F,
     Scaffold,
     find_package_path,
     is_async_callable,
@@ -37,6 +38,7 @@ from .sessions import (
 from .wrappers import DEFAULT_MAX_CONTENT_LENGTH, Connection, Request, Response
 
 if TYPE_CHECKING:
+    from .appgroup import AppGroup
     from .blueprints import Blueprint
     from .types import ResponseReturnValue
 
@@ -100,6 +102,9 @@ class App(Scaffold):
         self._session_interface: SessionInterface = SecureCookieSessionInterface()
         #: Registered blueprints by their (dotted) name, in registration order.
         self.blueprints: dict[str, Blueprint] = {}
+        #: Callables returning a dict of names for ``ambi shell`` (``def`` or ``async def``).
+        self.shell_context_processors: list[Callable[[], Any]] = []
+        self._cli: AppGroup | None = None
         #: Absolute path of the static folder, served at ``static_url_path`` (``/static``).
         self.static_folder: str | None = (
             os.path.join(self.root_path, os.fspath(static_folder))
@@ -119,6 +124,26 @@ class App(Scaffold):
     def _registration_changed(self) -> None:
         self._plans.clear()
         self._error_handler_cache.clear()
+
+    @property
+    def cli(self) -> AppGroup:
+        """The app's click group: ``@app.cli.command("init-db")`` adds ``ambi init-db``,
+        run inside the app context. Created on first use."""
+        if self._cli is None:
+            from .appgroup import AppGroup
+
+            self._cli = AppGroup(self.name)
+        return self._cli
+
+    @cli.setter
+    def cli(self, value: AppGroup) -> None:
+        self._cli = value
+
+    def shell_context_processor(self, func: F) -> F:
+        """Register a function returning a dict of names to add to ``ambi shell``'s
+        namespace (besides ``app`` and ``g``). It may be ``def`` or ``async def``."""
+        self.shell_context_processors.append(func)
+        return func
 
     # -- configuration shortcuts -----------------------------------------------------------
 

@@ -18,12 +18,16 @@ from .scaffold import Scaffold, ScopeKey, find_package_path, setupmethod
 
 if TYPE_CHECKING:
     from .app import App
+    from .appgroup import AppGroup
     from .wrappers import Response
 
 __all__ = ["Blueprint", "BlueprintSetupState"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 DeferredSetup = Callable[["BlueprintSetupState"], None]
+
+#: ``cli_group`` default: a command group named after the blueprint.
+_DEFAULT_CLI_GROUP: Any = type("DefaultCliGroup", (), {})()
 
 
 class BlueprintSetupState:
@@ -107,6 +111,7 @@ class Blueprint(Scaffold):
         subdomain: str | None = None,
         url_defaults: dict[str, Any] | None = None,
         root_path: str | None = None,
+        cli_group: str | None = _DEFAULT_CLI_GROUP,
     ) -> None:
         super().__init__(import_name)
         if not name:
@@ -130,9 +135,23 @@ class Blueprint(Scaffold):
         self.deferred_functions: list[DeferredSetup] = []
         self._blueprints: list[tuple[Blueprint, dict[str, Any]]] = []
         self._got_registered_once = False
+        #: Where ``bp.cli`` commands go: a group named after the blueprint (default), a
+        #: group of this name, or ``None`` for the top level of ``ambi``.
+        self.cli_group = cli_group
+        self._cli: AppGroup | None = None
 
     def __repr__(self) -> str:
         return f"<Blueprint {self.name!r}>"
+
+    @property
+    def cli(self) -> AppGroup:
+        """The blueprint's click group: its commands join ``app.cli`` when the blueprint
+        is registered, under ``cli_group``. Created on first use."""
+        if self._cli is None:
+            from .appgroup import AppGroup
+
+            self._cli = AppGroup(self.name)
+        return self._cli
 
     def _registration_changed(self) -> None:
         if self._got_registered_once:
@@ -236,6 +255,13 @@ class Blueprint(Scaffold):
 
         for deferred in self.deferred_functions:
             deferred(state)
+
+        if self._cli is not None:
+            from .appgroup import merge_blueprint_cli
+
+            cli_group = options.get("cli_group", self.cli_group)
+            group = name if cli_group is _DEFAULT_CLI_GROUP else cli_group
+            merge_blueprint_cli(app.cli, self._cli, group)
 
         for child, child_options in self._blueprints:
             child_options = dict(child_options)
