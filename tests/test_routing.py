@@ -1110,10 +1110,540 @@ class TestHostMatching:
         m = Map([Rule("/", endpoint="main", host="example.com")])
         assert endpoint(m, "/", host="other.org") == ("main", {})
         assert m.build("main") == "/"
+        assert m.build_with_host("main", server_name="other.org") == ("/", None)
 
     def test_host_variables_are_not_query_arguments(self) -> None:
         m = Map([Rule("/", endpoint="home", host="<user>.example.com")], host_matching=True)
         assert m.build("home", {"user": "bob"}) == "/"
+
+    def test_host_is_compared_without_case(self) -> None:
+        m = Map([Rule("/", endpoint="home", host="Example.com")], host_matching=True)
+        assert endpoint(m, "/", host="EXAMPLE.COM") == ("home", {})
+        assert endpoint(m, "/", host="example.com") == ("home", {})
+
+    def test_ports_are_part_of_the_host(self) -> None:
+        m = Map([Rule("/", endpoint="dev", host="localhost:5000")], host_matching=True)
+        assert endpoint(m, "/", host="localhost:5000") == ("dev", {})
+        with pytest.raises(NotFound):
+            m.match("/", "GET", host="localhost")
+        assert Map.normalize_host("LocalHost:80") == "localhost"
+        assert Map.normalize_host("localhost:443", "https") == "localhost"
+        assert Map.normalize_host("localhost:443") == "localhost:443"
+        assert Map.normalize_host("localhost:80", "wss") == "localhost:80"
+        assert Map.normalize_host("localhost:80", "ws") == "localhost"
+
+    def test_rules_without_host_match_any_host_after_host_rules(self) -> None:
+        m = Map(
+            [
+                Rule("/", endpoint="anywhere"),
+                Rule("/", endpoint="user", host="<user>.example.com"),
+                Rule("/<page>", endpoint="page", host="example.com"),
+                Rule("/about", endpoint="about"),
+            ],
+            host_matching=True,
+        )
+        assert endpoint(m, "/", host="bob.example.com") == ("user", {"user": "bob"})
+        assert endpoint(m, "/", host="other.org") == ("anywhere", {})
+        # the host comes first: a variable path on this host beats a static one on any
+        assert endpoint(m, "/about", host="example.com") == ("page", {"page": "about"})
+        assert endpoint(m, "/about", host="other.org") == ("about", {})
+
+    def test_static_host_before_variable_host(self) -> None:
+        m = Map(
+            [
+                Rule("/x/<a>", endpoint="any_user", host="<user>.example.com"),
+                Rule("/x/<a>", endpoint="www", host="www.example.com"),
+            ],
+            host_matching=True,
+        )
+        assert endpoint(m, "/x/1", host="www.example.com") == ("www", {"a": "1"})
+        assert endpoint(m, "/x/1", host="bob.example.com") == (
+            "any_user",
+            {"a": "1", "user": "bob"},
+        )
+
+    def test_methods_and_redirects_per_host(self) -> None:
+        m = Map(
+            [
+                Rule("/docs/", endpoint="docs", host="docs.example.com"),
+                Rule("/form", endpoint="form", host="example.com", methods=["POST"]),
+                Rule("/form", endpoint="form_get", host="other.org", methods=["GET"]),
+            ],
+            host_matching=True,
+        )
+        with pytest.raises(RequestRedirect) as info:
+            m.match("/docs", "GET", host="docs.example.com")
+        assert info.value.new_url == "/docs/"
+        with pytest.raises(NotFound):
+            m.match("/docs", "GET", host="example.com")
+        with pytest.raises(MethodNotAllowed) as not_allowed:
+            m.match("/form", "GET", host="example.com")
+        assert set(not_allowed.value.valid_methods or ()) == {"POST", "OPTIONS"}
+        assert m.allowed_methods("/form", host="example.com") == {"POST", "OPTIONS"}
+        assert m.allowed_methods("/form", host="other.org") == {"GET", "HEAD", "OPTIONS"}
+
+    def test_build_with_host(self) -> None:
+        m = Map(
+            [
+                Rule("/", endpoint="home", host="<user>.example.com"),
+                Rule("/", endpoint="home", host="example.com"),
+                Rule("/about", endpoint="about", host="example.com"),
+                Rule("/static/<path:f>", endpoint="static"),
+            ],
+            host_matching=True,
+        )
+        # the rule on the current host is preferred; rules without host are on every host
+        assert m.build_with_host("home", server_name="example.com") == ("/", None)
+        assert m.build_with_host("home", {"user": "bob"}, server_name="example.com") == (
+            "/?user=bob",
+            None,
+        )
+        assert m.build_with_host("home", {"user": "bob"}, server_name="EXAMPLE.com") == (
+            "/?user=bob",
+            None,
+        )
+        assert m.build_with_host("home", {"user": "bob"}, server_name="bob.example.com") == (
+            "/",
+            None,
+        )
+        # otherwise the first buildable rule, on its host
+        assert m.build_with_host("home", {"user": "bob"}, server_name="amy.example.com") == (
+            "/",
+            "bob.example.com",
+        )
+        assert m.build_with_host("about", server_name="bob.example.com") == (
+            "/about",
+            "example.com",
+        )
+        assert m.build_with_host("static", {"f": "a.css"}, server_name="x.org") == (
+            "/static/a.css",
+            None,
+        )
+        with pytest.raises(BuildError):
+            m.build_with_host("nothing", server_name="example.com")
+
+    def test_build_host_with_defaults_and_missing_values(self) -> None:
+        m = Map(
+            [
+                Rule("/", endpoint="home", host="<user>.example.com", defaults={"user": "www"}),
+                Rule("/n", endpoint="n", host="<int:shard>.db.example.com"),
+                Rule("/p/<int:n>", endpoint="p"),
+            ],
+            host_matching=True,
+        )
+        with pytest.raises(BuildError, match=r"specify values \['n'\]"):
+            m.build_with_host("p", server_name="example.com")
+        assert m.build_with_host("home", server_name="example.com") == ("/", "www.example.com")
+        assert m.build_with_host("n", {"shard": 3}, server_name="example.com") == (
+            "/n",
+            "3.db.example.com",
+        )
+        assert m.build_with_host("n", {"shard": 3}, server_name="3.db.example.com") == ("/n", None)
+        with pytest.raises(BuildError, match=r"specify values \['shard'\]"):
+            m.build_with_host("n", server_name="example.com")
+        with pytest.raises(BuildError, match=r"specify values \['shard'\]"):
+            m.build("n")
+        assert m.build("n", {"shard": 1}) == "/n"
+
+    def test_build_method_none_tries_get_rules_first(self) -> None:
+        m = Map(
+            [
+                Rule("/a", endpoint="e", host="one.example.com", methods=["GET"]),
+                Rule("/b", endpoint="e", host="two.example.com", methods=["POST"]),
+            ],
+            host_matching=True,
+        )
+        # Werkzeug: a GET rule was built, so the POST rule on the current host is not tried
+        assert m.build_with_host("e", server_name="two.example.com") == (
+            "/a",
+            "one.example.com",
+        )
+        assert m.build_with_host("e", method="POST", server_name="two.example.com") == (
+            "/b",
+            None,
+        )
+        assert m.build_with_host("e", method="GET", server_name="two.example.com") == (
+            "/a",
+            "one.example.com",
+        )
+
+    def test_toggling_host_matching_recompiles(self) -> None:
+        m = Map([Rule("/", endpoint="home", host="example.com")])
+        assert endpoint(m, "/", host="other.org") == ("home", {})
+        m.host_matching = True
+        assert m.host_matching is True
+        with pytest.raises(NotFound):
+            m.match("/", "GET", host="other.org")
+        assert endpoint(m, "/", host="example.com") == ("home", {})
+
+
+class TestSubdomains:
+    @staticmethod
+    def make() -> Map:
+        return Map(
+            [
+                Rule("/", endpoint="index"),
+                Rule("/", endpoint="api_index", subdomain="api"),
+                Rule("/u/<int:n>", endpoint="user", subdomain="<user>"),
+                Rule("/docs/", endpoint="docs", subdomain="api"),
+                Rule("/about", endpoint="about"),
+            ]
+        )
+
+    def test_match(self) -> None:
+        m = self.make()
+        assert endpoint(m, "/") == ("index", {})
+        assert endpoint(m, "/", subdomain="") == ("index", {})
+        assert endpoint(m, "/", subdomain="api") == ("api_index", {})
+        assert endpoint(m, "/u/3", subdomain="bob") == ("user", {"n": 3, "user": "bob"})
+        assert endpoint(m, "/u/3", subdomain="api") == ("user", {"n": 3, "user": "api"})
+        # the default converter takes dots, as Werkzeug's does
+        assert endpoint(m, "/u/3", subdomain="a.b") == ("user", {"n": 3, "user": "a.b"})
+        for path, subdomain in [("/u/3", None), ("/u/3", ""), ("/about", "api"), ("/", "bob")]:
+            with pytest.raises(NotFound):
+                m.match(path, "GET", subdomain=subdomain)
+        # host is ignored without host matching
+        assert endpoint(m, "/", host="api.example.com") == ("index", {})
+
+    def test_bound_rule_takes_the_default_subdomain(self) -> None:
+        rule = Rule("/", endpoint="index")
+        assert rule.subdomain is None
+        Map([rule])
+        assert rule.subdomain == ""
+
+    def test_fast_path_holds_only_the_default_subdomain(self) -> None:
+        m = self.make()
+        m.match("/", "GET")
+        assert m._domains is False
+        assert set(m._static) == {"/", "/about"}
+        assert set(m._static_domains) == {"", "api"}
+        assert m._static_domains[""] is m._main
+        assert "/docs" in m._static_domains["api"].static
+        assert len(m._variable_domains) == 1
+
+    def test_static_subdomain_before_variable(self) -> None:
+        m = Map(
+            [
+                Rule("/", endpoint="user", subdomain="<user>"),
+                Rule("/", endpoint="api", subdomain="api"),
+                Rule("/x/y", endpoint="user_y", subdomain="<user>"),
+                Rule("/x/<a>", endpoint="api_a", subdomain="api"),
+            ]
+        )
+        assert endpoint(m, "/", subdomain="api") == ("api", {})
+        assert endpoint(m, "/", subdomain="bob") == ("user", {"user": "bob"})
+        # Werkzeug matches the domain first: a variable path on "api" beats a static
+        # one on "<user>"
+        assert endpoint(m, "/x/y", subdomain="api") == ("api_a", {"a": "y"})
+        assert endpoint(m, "/x/y", subdomain="bob") == ("user_y", {"user": "bob"})
+
+    def test_converter_in_subdomain(self) -> None:
+        m = Map([Rule("/", endpoint="shard", subdomain="s<int(min=1):shard>")])
+        assert endpoint(m, "/", subdomain="s4") == ("shard", {"shard": 4})
+        for subdomain in ("s0", "sx", "", None):
+            with pytest.raises(NotFound):
+                m.match("/", "GET", subdomain=subdomain)
+        assert m.build_with_host("shard", {"shard": 2}, server_name="example.com") == (
+            "/",
+            "s2.example.com",
+        )
+        languages = Map([Rule("/", endpoint="home", subdomain="<any(en, fr):lang>")])
+        assert endpoint(languages, "/", subdomain="fr") == ("home", {"lang": "fr"})
+        with pytest.raises(BuildError, match="rejects these values"):
+            languages.build_with_host("home", {"lang": "de"}, server_name="example.com")
+
+    def test_strict_slash_redirect_on_a_subdomain(self) -> None:
+        m = Map(
+            [
+                Rule("/docs/", endpoint="api_docs", subdomain="api", methods=["GET"]),
+                Rule("/docs/", endpoint="docs_post", methods=["POST"]),
+                Rule("/p/<int:n>/", endpoint="page", subdomain="<user>"),
+            ]
+        )
+        with pytest.raises(RequestRedirect) as info:
+            m.match("/docs", "GET", subdomain="api")
+        assert info.value.new_url == "/docs/"
+        with pytest.raises(RequestRedirect):
+            m.match("/p/1", "GET", subdomain="bob")
+        # on the default subdomain, only the POST rule has the path: no GET redirect
+        with pytest.raises(MethodNotAllowed):
+            m.match("/docs/", "GET")
+        with pytest.raises(NotFound):
+            m.match("/docs", "GET")
+        with pytest.raises(RequestRedirect):
+            m.match("/docs", "POST")
+        with pytest.raises(NotFound):
+            m.match("/docs", "POST", subdomain="api")
+        assert endpoint(m, "/p/1/", subdomain="bob") == ("page", {"n": 1, "user": "bob"})
+
+    def test_methods_and_options_per_subdomain(self) -> None:
+        m = Map(
+            [
+                Rule("/form", endpoint="api_form", subdomain="api", methods=["POST"]),
+                Rule("/form", endpoint="form", methods=["GET"]),
+                Rule("/any", endpoint="any", subdomain="api"),
+            ]
+        )
+        with pytest.raises(MethodNotAllowed) as info:
+            m.match("/form", "GET", subdomain="api")
+        assert set(info.value.valid_methods or ()) == {"POST", "OPTIONS"}
+        assert m.allowed_methods("/form", subdomain="api") == {"POST", "OPTIONS"}
+        assert m.allowed_methods("/form") == {"GET", "HEAD", "OPTIONS"}
+        assert m.allowed_methods("/form", subdomain="www") == set()
+        assert m.allowed_methods("/any", subdomain="api") == ALL_METHODS
+        rule, _values = m.match("/form", "OPTIONS", subdomain="api")
+        assert rule.endpoint == "api_form"
+
+    def test_leading_and_merged_slashes_keep_the_subdomain(self) -> None:
+        m = Map(
+            [Rule("/a/b", endpoint="api_ab", subdomain="api"), Rule("/a/b", endpoint="ab")],
+            merge_slashes=True,
+        )
+        assert endpoint(m, "//a/b", subdomain="api") == ("api_ab", {})
+        with pytest.raises(RequestRedirect) as info:
+            m.match("/a//b", "GET", subdomain="api")
+        assert info.value.new_url == "/a/b"
+        with pytest.raises(NotFound):
+            m.match("/a//b", "GET", subdomain="www")
+
+    def test_websocket_on_a_subdomain(self) -> None:
+        m = Map([Rule("/ws", endpoint="ws", subdomain="live", websocket=True)])
+        assert endpoint(m, "/ws", subdomain="live", websocket=True) == ("ws", {})
+        with pytest.raises(WebsocketMismatch):
+            m.match("/ws", "GET", subdomain="live")
+        with pytest.raises(NotFound):
+            m.match("/ws", "GET", websocket=True)
+
+    def test_default_subdomain(self) -> None:
+        m = Map(
+            [Rule("/", endpoint="www"), Rule("/", endpoint="api", subdomain="api")],
+            default_subdomain="www",
+        )
+        assert m.default_subdomain == "www"
+        assert endpoint(m, "/") == ("www", {})
+        assert endpoint(m, "/", subdomain="www") == ("www", {})
+        assert endpoint(m, "/", subdomain="api") == ("api", {})
+        with pytest.raises(NotFound):
+            m.match("/", "GET", subdomain="")
+        assert m.build_with_host("www", server_name="example.com") == ("/", None)
+        assert m.build_with_host("www", server_name="example.com", subdomain="api") == (
+            "/",
+            "www.example.com",
+        )
+
+    def test_variable_subdomain_that_matches_the_default(self) -> None:
+        class Optional(BaseConverter):
+            regex = "[^/]*"
+
+        m = Map(converters={"opt": Optional})
+        m.add(Rule("/", endpoint="tenant", subdomain="<opt:tenant>"))
+        m.add(Rule("/", endpoint="index"))
+        # no fast path: the variable rule also takes the default subdomain, and
+        # the static domain "" comes first
+        assert endpoint(m, "/") == ("index", {})
+        assert endpoint(m, "/", subdomain="acme") == ("tenant", {"tenant": "acme"})
+        assert m._domains is True
+
+    def test_only_default_rules_and_another_subdomain(self) -> None:
+        m = make_map("/", "/a/<b>")
+        with pytest.raises(NotFound):
+            m.match("/", "GET", subdomain="api")
+        with pytest.raises(NotFound):
+            m.match("/a/1", "GET", subdomain="api")
+        assert endpoint(m, "/a/1", subdomain="") == ("/a/<b>", {"b": "1"})
+
+    def test_variables(self) -> None:
+        rule = Rule("/u/<int:n>", endpoint="user", subdomain="<user>")
+        assert rule.arguments == {"n"}
+        m = Map([rule])
+        assert rule.arguments == {"n", "user"}
+        assert m.is_endpoint_expecting("user", "user", "n")
+        with pytest.raises(ValueError, match="both subdomain and path"):
+            Map([Rule("/<user>", subdomain="<user>")])
+        with pytest.raises(ValueError, match="subdomain '<user'"):
+            Map([Rule("/", subdomain="<user")])
+
+    def test_build_with_host(self) -> None:
+        m = self.make()
+        server = "example.com"
+        assert m.build_with_host("index", server_name=server) == ("/", None)
+        assert m.build_with_host("api_index", server_name=server) == ("/", "api.example.com")
+        assert m.build_with_host("api_index", server_name=server, subdomain="api") == ("/", None)
+        assert m.build_with_host("api_index", server_name=server, subdomain="API") == ("/", None)
+        assert m.build_with_host("index", server_name=server, subdomain="api") == (
+            "/",
+            "example.com",
+        )
+        assert m.build_with_host("index", {"q": "1 2"}, server_name=server) == ("/?q=1+2", None)
+        assert m.build_with_host(
+            "user", {"user": "bob", "n": 1, "x": 2}, server_name="example.com:5000"
+        ) == ("/u/1?x=2", "bob.example.com:5000")
+        bob = {"user": "bob", "n": 1}
+        assert m.build_with_host("user", bob, server_name=server, subdomain="bob") == ("/u/1", None)
+        assert m.build_with_host(
+            "user", {"user": "bob", "n": 1}, append_unknown=False, server_name=server
+        ) == ("/u/1", "bob.example.com")
+        with pytest.raises(BuildError, match=r"specify values \['user'\]"):
+            m.build_with_host("user", {"n": 1}, server_name=server)
+        with pytest.raises(BuildError, match=r"specify values \['user'\]"):
+            m.build("user", {"n": 1})
+        assert m.build("user", {"n": 1, "user": "a b"}) == "/u/1"
+        assert m.build_with_host("user", {"n": 1, "user": "a/b"}, server_name=server) == (
+            "/u/1",
+            "a%2Fb.example.com",
+        )
+        with pytest.raises(BuildError, match="Did you mean 'about'"):
+            m.build_with_host("abut", server_name=server)
+
+    def test_build_prefers_more_arguments(self) -> None:
+        m = Map(
+            [
+                Rule("/", endpoint="home"),
+                Rule("/", endpoint="home", subdomain="<user>"),
+            ]
+        )
+        assert m.build_with_host("home", server_name="example.com") == ("/", None)
+        assert m.build_with_host("home", {"user": "amy"}, server_name="example.com") == (
+            "/",
+            "amy.example.com",
+        )
+
+    def test_subdomain_defaults(self) -> None:
+        m = Map([Rule("/", endpoint="home", subdomain="<lang>", defaults={"lang": "en"})])
+        assert m.build_with_host("home", server_name="example.com") == ("/", "en.example.com")
+        assert m.build_with_host("home", {"lang": "fr"}, server_name="example.com") == (
+            "/",
+            "fr.example.com",
+        )
+        assert endpoint(m, "/", subdomain="de") == ("home", {"lang": "de"})
+
+    @pytest.mark.parametrize(
+        ("host", "server_name", "scheme", "expected"),
+        [
+            ("example.com", "example.com", "http", ""),
+            ("api.example.com", "example.com", "http", "api"),
+            ("API.Example.COM", "example.com", "http", "api"),
+            ("a.b.example.com", "example.com", "http", "a.b"),
+            ("api.example.com", "EXAMPLE.com", "http", "api"),
+            ("api.example.com:5000", "example.com:5000", "http", "api"),
+            ("api.example.com:5000", "example.com", "http", None),
+            ("example.com", "example.com:5000", "http", None),
+            ("api.example.com:80", "example.com", "http", "api"),
+            ("api.example.com", "example.com:80", "http", "api"),
+            ("api.example.com:443", "example.com", "https", "api"),
+            ("api.example.com:443", "example.com", "http", None),
+            ("other.org", "example.com", "http", None),
+            ("com", "example.com", "http", None),
+            ("notexample.com", "example.com", "http", None),
+            (".example.com", "example.com", "http", ""),
+            ("127.0.0.1:8000", "example.com", "http", None),
+        ],
+    )
+    def test_subdomain_of(
+        self, host: str, server_name: str, scheme: str, expected: str | None
+    ) -> None:
+        assert Map.subdomain_of(host, server_name, scheme) == expected
+
+
+def test_domains_match_werkzeug() -> None:
+    """Differential check of subdomain and host matching and building against Werkzeug."""
+    wz = pytest.importorskip("werkzeug.routing")
+    wz_exc = pytest.importorskip("werkzeug.exceptions")
+    rng = random.Random(20260509)
+    paths = ["/", "/a", "/a/", "/<x>", "/a/<int:n>", "/<path:p>"]
+    subdomains = ["", "api", "<user>", "<int:shard>", "s<int:shard>"]
+    hosts = [
+        "example.com",
+        "api.example.com",
+        "<user>.example.com",
+        "<int:shard>.example.com",
+        "s<int:shard>.example.com",
+    ]
+    request_paths = ["/", "/a", "/a/", "/b", "/a/1", "/a/b/c"]
+    request_domains = ["", "api", "bob", "12", "s3"]
+
+    def ours(m: Map, path: str, **domain: Any) -> tuple[Any, ...]:
+        try:
+            rule, found = m.match(path, "GET", **domain)
+        except RequestRedirect as exc:
+            return ("redirect", exc.new_url)
+        except MethodNotAllowed:
+            return ("405",)
+        except NotFound:
+            return ("404",)
+        return ("ok", rule.endpoint, found)
+
+    def theirs(adapter: Any, path: str) -> tuple[Any, ...]:
+        try:
+            name, found = adapter.match(path, "GET")
+        except wz.RequestRedirect as exc:
+            return ("redirect", "/" + exc.new_url.split("/", 3)[3])
+        except wz_exc.MethodNotAllowed:
+            return ("405",)
+        except wz_exc.NotFound:
+            return ("404",)
+        return ("ok", name, found)
+
+    def our_url(m: Map, name: str, values: dict[str, Any], **current: Any) -> str | None:
+        try:
+            url, host = m.build_with_host(name, values, **current)
+        except BuildError:
+            return None
+        return url if host is None else f"http://{host}{url}"
+
+    def their_url(adapter: Any, name: str, values: dict[str, Any]) -> str | None:
+        try:
+            return str(adapter.build(name, values))
+        except wz.BuildError:
+            return None
+
+    compared = 0
+    for host_matching in (False, True):
+        domains = hosts if host_matching else subdomains
+        for _ in range(150):
+            rules = []
+            for index in range(rng.randint(1, 5)):
+                path, domain = rng.choice(paths), rng.choice(domains)
+                methods = rng.choice([["GET"], ["POST"], ["GET", "POST"]])
+                if path == "/<x>" and "<x>" in domain:
+                    continue
+                rules.append((path, f"e{index % 3}", domain, methods))
+            key = "host" if host_matching else "subdomain"
+            ours_map = Map(
+                [Rule(p, endpoint=e, methods=me, **{key: d}) for p, e, d, me in rules],
+                host_matching=host_matching,
+            )
+            their_map = wz.Map(
+                [wz.Rule(p, endpoint=e, methods=me, **{key: d}) for p, e, d, me in rules],
+                host_matching=host_matching,
+                merge_slashes=False,
+            )
+            for _ in range(6):
+                path = rng.choice(request_paths)
+                current = rng.choice(request_domains)
+                if host_matching:
+                    server = f"{current}.example.com" if current else "example.com"
+                    adapter = their_map.bind(server)
+                    ours_domain: dict[str, Any] = {"host": server}
+                    build_current: dict[str, Any] = {"server_name": server}
+                else:
+                    adapter = their_map.bind("example.com", subdomain=current)
+                    ours_domain = {"subdomain": current}
+                    build_current = {"server_name": "example.com", "subdomain": current}
+                assert ours(ours_map, path, **ours_domain) == theirs(adapter, path), (
+                    rules,
+                    path,
+                    current,
+                )
+                name = rng.choice(["e0", "e1", "e2"])
+                values: dict[str, Any] = rng.choice(
+                    [{}, {"user": "bob"}, {"shard": 2, "n": 5}, {"x": "q", "p": "a/b", "n": 1}]
+                )
+                assert our_url(ours_map, name, values, **build_current) == their_url(
+                    adapter, name, values
+                ), (rules, name, values, current)
+                compared += 1
+    assert compared > 1500
 
 
 class TestWebsocket:

@@ -19,7 +19,7 @@ from ._pipeline import EndpointPlan, Step
 from .config import Config
 from .ctx import AppContext, RequestContext, _AppCtxGlobals
 from .datastructures import Headers
-from .exceptions import HTTPException, InternalServerError, RequestRedirect
+from .exceptions import HTTPException, InternalServerError, NotFound, RequestRedirect
 from .routing import Map, Rule
 from .scaffold import (
     F,
@@ -84,12 +84,18 @@ class App(Scaffold):
         *,
         static_url_path: str | None = None,
         static_folder: str | os.PathLike[str] | None = "static",
+        static_host: str | None = None,
+        host_matching: bool = False,
+        subdomain_matching: bool = False,
         root_path: str | None = None,
     ) -> None:
         super().__init__(import_name)
         self.root_path = root_path or find_package_path(import_name)
         self.config = Config(self.root_path, self.default_config)
-        self.url_map = self.url_map_class()
+        self.url_map = self.url_map_class(host_matching=host_matching)
+        #: Route by subdomain: with ``SERVER_NAME`` set, the part of the ``Host`` before
+        #: it selects the rules with that ``subdomain`` (Flask's ``subdomain_matching``).
+        self.subdomain_matching = subdomain_matching
         self.json: ambi_json.JSONProvider = self.json_provider_class(self)
         self.extensions: dict[str, Any] = {}
         self._plans: dict[str | None, EndpointPlan] = {}
@@ -114,11 +120,14 @@ class App(Scaffold):
         if static_url_path is None and static_folder is not None:
             static_url_path = "/" + os.path.basename(os.fspath(static_folder).rstrip("/\\"))
         self.static_url_path = (static_url_path or "").rstrip("/")
+        if static_host is not None and not host_matching:
+            raise ValueError("'static_host' is only used with host_matching=True.")
         if self.static_folder is not None:
             self.add_url_rule(
                 f"{self.static_url_path}/<path:filename>",
                 "static",
                 self.send_static_file,
+                host=static_host,
             )
 
     def _registration_changed(self) -> None:
@@ -337,7 +346,10 @@ class App(Scaffold):
         endpoint: str | None = None
         if request.routing_exception is None:
             try:
-                rule, values = self.url_map.match(request.path, request.method)
+                if self.subdomain_matching or self.url_map.host_matching:
+                    rule, values = self._match_on_domain(ctx)
+                else:
+                    rule, values = self.url_map.match(request.path, request.method)
             except RequestRedirect as redirect:
                 query = connection.query_string
                 location = f"{request.url_root.rstrip('/')}{redirect.new_url}"
@@ -355,6 +367,22 @@ class App(Scaffold):
                 )
         ctx.plan = self.plan_for(endpoint)
         return ctx
+
+    def _match_on_domain(self, ctx: RequestContext) -> tuple[Rule, dict[str, Any]]:
+        """Match the URL with the request's host (``host_matching``) or subdomain."""
+        request = ctx.request
+        url_map = self.url_map
+        if url_map.host_matching:
+            host = ctx.url_host = url_map.normalize_host(request.host, request.scheme)
+            return url_map.match(request.path, request.method, host=host)
+        server_name = self.config["SERVER_NAME"]
+        if not server_name:  # as Flask: every request is on the default subdomain
+            return url_map.match(request.path, request.method)
+        subdomain = url_map.subdomain_of(request.host, server_name, request.scheme)
+        if subdomain is None:  # a host outside SERVER_NAME: no rule is for it
+            raise NotFound()
+        ctx.url_subdomain = subdomain
+        return url_map.match(request.path, request.method, subdomain=subdomain)
 
     def app_context(self) -> AppContext:
         """A context that makes ``current_app`` and ``g`` available::
@@ -450,7 +478,9 @@ class App(Scaffold):
 
     def make_default_options_response(self, ctx: RequestContext) -> Response:
         """The automatic ``OPTIONS`` answer: 200 with ``Allow``."""
-        methods = self.url_map.allowed_methods(ctx.request.path)
+        methods = self.url_map.allowed_methods(
+            ctx.request.path, host=ctx.url_host, subdomain=ctx.url_subdomain
+        )
         response = self.response_class()
         response.headers["Allow"] = ", ".join(sorted(methods))
         return response

@@ -114,6 +114,10 @@ class RequestContext(AppContext):
         self.automatic_options = False
         #: The exception that became a 500, passed to teardown callables.
         self.unhandled_error: BaseException | None = None
+        #: The request's host as the URL map matched it (``host_matching``), or its
+        #: subdomain (``subdomain_matching`` with ``SERVER_NAME``); else ``None``.
+        self.url_host: str | None = None
+        self.url_subdomain: str | None = None
 
     @property
     def session(self) -> SessionMixin:

@@ -86,12 +86,19 @@ def url_for(
             " request, or in 'with app.app_context():'."
         )
     app = ctx.app
+    url_map = app.url_map
     request_ctx = ctx.request_context
+    subdomain: str | None = None
     if request_ctx is not None:
         request = request_ctx.request
         scheme = request.scheme
         host = request.host
         root = request.root_path
+        if url_map.host_matching:
+            server_name = request_ctx.url_host or url_map.normalize_host(host, scheme)
+        else:
+            server_name = app.config["SERVER_NAME"] or host
+            subdomain = request_ctx.url_subdomain
         if endpoint.startswith("."):
             blueprint = request.blueprint
             endpoint = f"{blueprint}{endpoint}" if blueprint else endpoint[1:]
@@ -117,7 +124,12 @@ def url_for(
     for scope in (None, *reversed(blueprint_chain(endpoint))):
         for func in app.url_default_functions.get(scope, ()):
             func(endpoint, values)
-    path = app.url_map.build(endpoint, values, method=_method)
+    path, other_host = url_map.build_with_host(
+        endpoint, values, method=_method, server_name=server_name, subdomain=subdomain
+    )
+    if other_host is not None:  # on another subdomain or host: always absolute, as Flask
+        host = other_host
+        external = True
     url = f"{root}{path}"
     if _anchor is not None:
         url = f"{url}#{quote(_anchor, safe=_ANCHOR_SAFE)}"

@@ -75,10 +75,53 @@ compiles:
 group that matches and returns its first candidate that accepts the method (and
 the websocket flag) and whose converters accept the values.  Anything unusual --
 no candidate accepts the method, a converter raised :class:`ValidationError`, a
-strict-slash redirect, host matching, nothing matched at all -- goes to the slow
-path, which walks *every* matching candidate in priority order (each group after
-the first is matched with its own regex) and decides: the first suitable rule, a
-redirect, 405 with the union of methods, automatic OPTIONS, or 404.
+strict-slash redirect, a request on another subdomain, host matching, nothing
+matched at all -- goes to the slow path, which walks *every* matching candidate in
+priority order (each group after the first is matched with its own regex) and
+decides: the first suitable rule, a redirect, 405 with the union of methods,
+automatic OPTIONS, or 404.
+
+Hosts and subdomains
+--------------------
+As in Werkzeug, a map matches either subdomains (the default) or, with
+``Map(host_matching=True)``, whole hosts; the app works out the request's part and
+passes it to ``match(path, method, subdomain=...)`` or ``match(..., host=...)``.
+
+* ``Rule(subdomain="api")`` or ``Rule(subdomain="<user>")`` (variables and
+  converters as in paths; the default converter also takes dots, ``a.b``).  A rule
+  without ``subdomain`` takes ``Map.default_subdomain`` (``""``) when it is added.
+  ``subdomain=None`` in ``match`` means the default subdomain.
+  :meth:`Map.subdomain_of` computes the subdomain from the ``Host`` and
+  ``SERVER_NAME`` as Werkzeug does (lower case, the scheme's default port dropped,
+  label by label); a host outside ``SERVER_NAME`` gives ``None``, and the app
+  answers 404 without matching (Werkzeug matches the placeholder subdomain
+  ``<invalid>``, which a ``<user>`` rule then accepts).
+* ``Rule(host="<user>.example.com")`` with ``host_matching``: the host is matched
+  port included (``normalize_host`` drops the scheme's default port).  Hosts and
+  subdomains are compared without regard to case.
+* Variables of the host or subdomain join the values, count as rule arguments
+  (never query arguments), and must be given to build the rule.
+* Priority: the domain first, as Werkzeug's matcher does -- a static domain before
+  a variable one (then by converter weight, then first registration), then the
+  path order above within a domain, so ``/x/<a>`` on ``api`` beats ``/x/y`` on
+  ``<user>`` for ``api``.  Strict-slash redirects, 405 and automatic OPTIONS only
+  consider the rules on the request's domain; ``allowed_methods`` takes the same
+  ``host``/``subdomain``.
+* Cost: rules are compiled into one matcher (static dict and buckets, as above)
+  per domain: per static subdomain or host, per variable pattern (by its regex
+  text), and, with host matching, one for the rules without a host.  The fast path
+  is the matcher of the default subdomain ``""``, so a map with subdomain rules
+  matches default-subdomain requests exactly as fast as a map without.  A request
+  on another subdomain (or any request with host matching) takes the slow path
+  over the matchers of the domains that match it, in priority order, lazily: it
+  stops at the first suitable rule.  The fast path is off only with host
+  matching, a non-empty ``default_subdomain``, or a variable subdomain whose
+  converter matches ``""``.
+* Building: :meth:`Map.build_with_host` returns ``(path?query, host)``, ``host``
+  being ``None`` when the rule is on the current subdomain (or host), else the
+  host the URL must be absolute on (``api.<server_name>``; the rule's host); with
+  ``host_matching``, a rule on the current host is preferred, as in Werkzeug.
+  ``build`` returns the path only.
 
 Redirects and slashes
 ---------------------
@@ -140,12 +183,12 @@ Deliberate differences from Werkzeug
   than raising :class:`ValueError` from ``url_for``.
 * A default for a key that is also a variable of the rule is used only when the
   value is missing; Werkzeug also refuses to build when it differs.
-* Host matching (``Map(host_matching=True)``, ``Rule(host="<user>.example.com")``)
-  is minimal: ``match(..., host=...)`` checks each candidate's host pattern on the
-  slow path (rules without ``host`` match any host) and adds host variables to
-  the values; ``build`` returns the path only and ignores host variables.
-  ``subdomain`` is stored and ignored.  ``redirect_to`` is stored; the app acts
-  on it.
+* With ``host_matching``, a rule without ``host`` matches every host, after the
+  rules with a host (Werkzeug: only the empty host, which is why Flask needs
+  ``static_host``); building it gives the current host.
+* A request host outside ``SERVER_NAME`` matches nothing (see "Hosts and
+  subdomains"); host patterns are matched without regard to case.
+* ``redirect_to`` is stored; the app acts on it.
 """
 
 from __future__ import annotations
@@ -546,6 +589,72 @@ def _fast_to_python(converter: BaseConverter) -> Callable[[str], Any] | None:
     return converter.to_python
 
 
+def _check_domain_variables(
+    tokens: list[_Token], path_variables: frozenset[str], what: str, string: str
+) -> set[str]:
+    """The variable names of a host or subdomain pattern; none may also be in the path."""
+    names = {token.name for token in tokens if isinstance(token, _Var)}
+    clash = names & path_variables
+    if clash:
+        raise ValueError(f"rule {string!r}: {sorted(clash)} used in both {what} and path")
+    return names
+
+
+class _DomainPattern:
+    """A compiled host or subdomain pattern: matching, building and its priority key.
+
+    ``static`` is the text itself when the pattern has no variables (matched and built
+    by comparison), else ``None``.  Matching ignores case: callers pass hosts
+    lower-cased, as Werkzeug does.
+    """
+
+    __slots__ = ("build_parts", "fullmatch", "key", "specs", "static", "text", "variables")
+
+    def __init__(
+        self,
+        text: str,
+        specs: tuple[_Spec, ...],
+        build_parts: tuple[_BuildPart, ...],
+        key: tuple[Any, ...],
+    ) -> None:
+        self.text = text  # the regex text (variable names left out): the trie node
+        self.specs = specs
+        self.build_parts = build_parts
+        self.key = key
+        self.variables = frozenset(part[0] for part in build_parts if isinstance(part, tuple))
+        self.static: str | None = None if specs else "".join(map(str, build_parts))
+        self.fullmatch = re.compile(text, re.DOTALL | re.IGNORECASE).fullmatch
+
+    def match(self, domain: str) -> dict[str, Any] | None:
+        """The pattern's values if it matches ``domain``, else ``None``."""
+        found = self.fullmatch(domain)
+        if found is None:
+            return None
+        return _convert(self.specs, None, found, 0)
+
+    def build(self, values: Mapping[str, Any], defaults: dict[str, Any] | None) -> str | None:
+        """The domain text for ``values`` (of a pattern with variables; else use ``static``).
+
+        ``None`` if a variable is missing (and has no default) or ``to_url`` refused it.
+        """
+        out: list[str] = []
+        for part in self.build_parts:
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            name, to_url, safe = part
+            value = values.get(name)
+            if value is None:
+                if defaults is None or name not in defaults:
+                    return None
+                value = defaults[name]
+            try:
+                out.append(quote(to_url(value), safe=safe))
+            except ValidationError:
+                return None
+        return "".join(out)
+
+
 # -------------------------------------------------------------------------------- rules
 
 
@@ -557,11 +666,13 @@ class Rule:
     GET is, or ``None`` for every method.  ``defaults`` are added to the values of
     a match (and let a rule be built without those values).  ``strict_slashes``
     (``None``: the map's setting, resolved when bound) decides whether ``/docs``
-    redirects to a rule ``/docs/``.  ``redirect_to``, ``subdomain`` and
+    redirects to a rule ``/docs/``.  ``redirect_to`` and
     ``provide_automatic_options`` are stored for the app; ``host`` is used only by
-    a map with ``host_matching=True``; ``websocket`` rules only match websocket
-    requests.  ``arguments`` is the set of variable names plus the keys of
-    ``defaults`` (as in Werkzeug); ``map`` is set by :meth:`Map.add`.
+    a map with ``host_matching=True``, ``subdomain`` (``None``: the map's
+    ``default_subdomain``, resolved when bound) only by one without; ``websocket``
+    rules only match websocket requests.  ``arguments`` is the set of variable
+    names (of the path, host and subdomain; the subdomain's once bound) plus the
+    keys of ``defaults``, as in Werkzeug; ``map`` is set by :meth:`Map.add`.
     """
 
     def __init__(
@@ -609,10 +720,7 @@ class Rule:
         self._tokens = _tokenize(string, "rule")
         self._host_tokens = _tokenize(host, "host") if host else []
         self._variables = frozenset(t.name for t in self._tokens if isinstance(t, _Var))
-        host_variables = {t.name for t in self._host_tokens if isinstance(t, _Var)}
-        clash = self._variables & host_variables
-        if clash:
-            raise ValueError(f"rule {string!r}: {sorted(clash)} used in both host and path")
+        host_variables = _check_domain_variables(self._host_tokens, self._variables, "host", string)
         self.arguments: set[str] = set(self._variables) | host_variables | set(self.defaults or ())
         #: the path when the rule has no variables (it then lives in the static dict)
         self._static_path: str | None = None if self._variables else string
@@ -628,7 +736,13 @@ class Rule:
             raise RuntimeError(f"rule {self.rule!r} is already bound to a map")
         if self.strict_slashes is None:
             self.strict_slashes = map.strict_slashes
+        if self.subdomain is None:
+            self.subdomain = map.default_subdomain
         string = self.rule
+        subdomain_tokens = _tokenize(self.subdomain, "subdomain") if self.subdomain else []
+        self.arguments |= _check_domain_variables(
+            subdomain_tokens, self._variables, "subdomain", string
+        )
         pattern: list[str] = []
         specs: list[_Spec] = []
         build: list[_BuildPart] = []
@@ -709,15 +823,17 @@ class Rule:
         self._specs = tuple(specs)
         self._slash = slash
         self._build_parts = tuple(build)  # static pieces and variables alternate
+        #: the host pattern (``None``: any host) and the subdomain pattern (``""``: the
+        #: map's default subdomain, when that is ``""``)
+        self._host_pattern = self._compile_domain(map, self._host_tokens) if self.host else None
+        self._subdomain_pattern = self._compile_domain(map, subdomain_tokens)
+        domain_variables = self._host_pattern.variables if self._host_pattern else frozenset()
+        domain_variables |= self._subdomain_pattern.variables
         self._default_checks = tuple(
             (key, value)
             for key, value in (self.defaults or {}).items()
-            if key not in self._variables
+            if key not in self._variables and key not in domain_variables
         )
-        self._host_match: Callable[[str], re.Match[str] | None] | None = None
-        self._host_specs: tuple[_Spec, ...] = ()
-        if self._host_tokens:
-            self._compile_host(map)
         self.map = map
 
     def _make_converter(self, map: Map, token: _Var) -> BaseConverter:
@@ -732,30 +848,30 @@ class Rule:
                 f"rule {self.rule!r}: bad arguments for converter {token.converter!r}: {exc}"
             ) from exc
 
-    def _compile_host(self, map: Map) -> None:
+    def _compile_domain(self, map: Map, tokens: list[_Token]) -> _DomainPattern:
         pattern: list[str] = []
         specs: list[_Spec] = []
+        build: list[_BuildPart] = []
+        items: list[str | int] = []
         groups = 0
-        for token in self._host_tokens:
+        for token in tokens:
             if isinstance(token, str):
                 pattern.append(re.escape(token))
+                build.append(token)
+                items.append(token)
                 continue
             converter = self._make_converter(map, token)
             groups += 1
             specs.append((token.name, groups, converter.to_python))
             groups += _compile_regex(converter.regex, self.rule).groups
             pattern.append(f"({converter.regex})")
-        self._host_match = re.compile("".join(pattern), re.DOTALL).fullmatch
-        self._host_specs = tuple(specs)
+            build.append((token.name, converter.to_url, _SEGMENT_SAFE))
+            items.append(converter.weight)
+        return _DomainPattern("".join(pattern), tuple(specs), tuple(build), _part_key(items))
 
-    def _match_host(self, host: str | None) -> dict[str, Any] | None:
-        """Host variables if the rule's host pattern matches ``host`` (no pattern: ``{}``)."""
-        if self._host_match is None:
-            return {}
-        found = self._host_match(host or "")
-        if found is None:
-            return None
-        return _convert(self._host_specs, None, found, 0)
+    def _domain(self, host_matching: bool) -> _DomainPattern | None:
+        """The pattern the map matches against: the host's or the subdomain's."""
+        return self._host_pattern if host_matching else self._subdomain_pattern
 
     # building ----------------------------------------------------------------------
 
@@ -802,9 +918,11 @@ class Rule:
 
     def _missing(self, values: Mapping[str, Any]) -> set[str]:
         defaults = self.defaults or {}
-        return {
-            name for name in self._variables if values.get(name) is None and name not in defaults
-        }
+        names = set(self._variables)
+        domain = self._domain(self.map.host_matching) if self.map is not None else None
+        if domain is not None:
+            names |= domain.variables
+        return {name for name in names if values.get(name) is None and name not in defaults}
 
     def __str__(self) -> str:
         return self.rule
@@ -903,82 +1021,42 @@ def _build_sort_key(rule: Rule) -> tuple[int, int]:
     return (-len(rule.arguments), -len(rule.defaults or ()))
 
 
-class Map:
-    """The set of rules of an app: matching and building.
+#: the priority key of a dynamic rule: ((part key, trie node), ...)
+_SortKey = tuple[tuple[tuple[Any, ...], int], ...]
 
-    ``Map([Rule("/", endpoint="index")], strict_slashes=True, merge_slashes=False)``.
-    Add converters to ``converters`` *before* adding rules that use them
-    (``app.url_map.converters["list"] = ListConverter``); ``strict_slashes`` is
-    read when a rule is added, ``merge_slashes`` and ``host_matching`` when matching.
+
+def _priority_keys(rules: list[Rule]) -> dict[Rule, _SortKey]:
+    """The sort keys of the dynamic rules (see "Priority" in the module docstring).
+
+    The priority order is a depth-first walk of the trie of rule parts, children
+    ordered by their part key, then by when the child was first seen (the
+    registration order of the first rule with that prefix).
+    """
+    nodes: dict[tuple[int, str], int] = {}
+    sort_keys: dict[Rule, _SortKey] = {}
+    for rule in rules:
+        if rule._static_path is not None:
+            continue
+        parent = 0
+        rule_key: list[tuple[tuple[Any, ...], int]] = []
+        for part_key, text in rule._parts:
+            node = nodes.setdefault((parent, text), len(nodes) + 1)
+            rule_key.append((part_key, node))
+            parent = node
+        sort_keys[rule] = tuple(rule_key)
+    return sort_keys
+
+
+class _Matcher:
+    """The compiled matcher of a set of rules: the static dict and the buckets of chunks.
+
+    A map has one for the rules of its default subdomain (the fast path's) and, when
+    some rules are on other subdomains or hosts, one for all its rules.
     """
 
-    default_converters: ClassVar[dict[str, type[BaseConverter]]] = {
-        "default": UnicodeConverter,
-        "string": UnicodeConverter,
-        "any": AnyConverter,
-        "path": PathConverter,
-        "int": IntegerConverter,
-        "float": FloatConverter,
-        "uuid": UUIDConverter,
-    }
+    __slots__ = ("buckets", "static", "var_buckets", "var_rest")
 
-    def __init__(
-        self,
-        rules: Iterable[Rule] = (),
-        strict_slashes: bool = True,
-        merge_slashes: bool = False,
-        converters: Mapping[str, type[BaseConverter]] | None = None,
-        host_matching: bool = False,
-    ) -> None:
-        self.converters: dict[str, type[BaseConverter]] = dict(self.default_converters)
-        if converters:
-            self.converters.update(converters)
-        self.strict_slashes = strict_slashes
-        self.merge_slashes = merge_slashes
-        self.host_matching = host_matching
-        self._rules: list[Rule] = []
-        self._rules_by_endpoint: dict[str, list[Rule]] = {}
-        self._version = 0
-        self._dirty = True
-        self._static: dict[str, tuple[_Cand, ...]] = {}
-        self._buckets: dict[str, tuple[_Chunk, ...]] = {}
-        self._var_buckets: dict[str, tuple[_Chunk, ...]] = {}
-        self._var_rest: tuple[_Chunk, ...] = ()
-        self._build_order: dict[str, tuple[Rule, ...]] = {}
-        self._build_order_get: dict[str, tuple[Rule, ...]] = {}
-        for rule in rules:
-            self.add(rule)
-
-    def add(self, rule: Rule) -> None:
-        """Bind ``rule`` to this map and add it; the matcher is recompiled on next use."""
-        rule.bind(self)
-        self._rules.append(rule)
-        if rule.endpoint is not None:
-            self._rules_by_endpoint.setdefault(rule.endpoint, []).append(rule)
-        self._version += 1
-        self._dirty = True
-
-    def iter_rules(self, endpoint: str | None = None) -> Iterator[Rule]:
-        """The rules in registration order, or only those of ``endpoint``."""
-        if endpoint is None:
-            return iter(list(self._rules))
-        return iter(list(self._rules_by_endpoint.get(endpoint, ())))
-
-    def is_endpoint_expecting(self, endpoint: str, *arguments: str) -> bool:
-        """Whether some rule of ``endpoint`` has all of ``arguments`` (for ``url_defaults``)."""
-        wanted = set(arguments)
-        return any(wanted <= rule.arguments for rule in self._rules_by_endpoint.get(endpoint, ()))
-
-    # compiling ---------------------------------------------------------------------
-
-    def _compile(self) -> None:
-        """(Re)build the static dict, the buckets of chunks and the build orders.
-
-        PERF: done once, lazily, on the first match/build after ``add``, so adding
-        N rules costs one compile rather than N (benchmarks/inprocess.py).
-        """
-        version = self._version
-        rules = list(self._rules)
+    def __init__(self, rules: list[Rule], sort_keys: dict[Rule, _SortKey]) -> None:
         exact: dict[str, list[_Cand]] = {}
         alias: dict[str, list[_Cand]] = {}
         dynamic: list[Rule] = []
@@ -995,24 +1073,11 @@ class Map:
                 alias.setdefault(other, []).append(_Cand(rule))
             elif path.endswith("/"):
                 alias.setdefault(other, []).append(_Cand(rule, redirect=True))
-        static = {
+        self.static = {
             path: tuple(exact.get(path, [])) + tuple(alias.get(path, []))
             for path in exact.keys() | alias.keys()
         }
 
-        # The priority order is a depth-first walk of the trie of rule parts, children
-        # ordered by their part key, then by when the child was first seen (the
-        # registration order of the first rule with that prefix).
-        nodes: dict[tuple[int, str], int] = {}
-        sort_keys: dict[Rule, tuple[tuple[tuple[Any, ...], int], ...]] = {}
-        for rule in dynamic:
-            parent = 0
-            rule_key: list[tuple[tuple[Any, ...], int]] = []
-            for part_key, text in rule._parts:
-                node = nodes.setdefault((parent, text), len(nodes) + 1)
-                rule_key.append((part_key, node))
-                parent = node
-            sort_keys[rule] = tuple(rule_key)
         dynamic.sort(key=sort_keys.__getitem__)
         grouped: dict[str | None, dict[str, _Group]] = {}
         for rule in dynamic:
@@ -1023,7 +1088,7 @@ class Map:
                 group = groups[rule._pattern] = _Group(rule._pattern, compiled)
             group.candidates.append(_Cand(rule))
         var_rules = grouped.pop(None, {})
-        buckets = {
+        self.buckets = {
             key: tuple(_make_chunks(list(groups.values())))
             for key, groups in grouped.items()
             if key is not None
@@ -1044,8 +1109,193 @@ class Map:
             for name, groups_here in second.items():
                 if key is None or key == name:
                     groups_here.append(group)
-        var_buckets = {key: tuple(_make_chunks(groups)) for key, groups in second.items()}
-        var_rest = tuple(_make_chunks(rest))
+        self.var_buckets = {key: tuple(_make_chunks(groups)) for key, groups in second.items()}
+        self.var_rest = tuple(_make_chunks(rest))
+
+    def var_chunks(self, path: str, end: int) -> tuple[_Chunk, ...]:
+        """The chunks of rules whose first segment is variable, for this path."""
+        if end < 0 or not self.var_buckets:
+            return self.var_rest
+        stop = path.find("/", end + 1)
+        second = path[end + 1 : stop] if stop > 0 else path[end + 1 :]
+        return self.var_buckets.get(second, self.var_rest)
+
+    def iter_matches(self, path: str) -> Iterator[tuple[Rule, dict[str, Any], bool]]:
+        """Every ``(rule, values, is_redirect)`` whose pattern matches ``path``, best first."""
+        for cand in self.static.get(path, ()):
+            yield cand.rule, (dict(cand.defaults) if cand.defaults else {}), cand.redirect
+        end = path.find("/", 1)
+        first = self.buckets.get(path[1:end] if end > 0 else path[1:], ())
+        for fullmatch, index, groups in first + self.var_chunks(path, end):
+            found = fullmatch(path)
+            if found is None:
+                continue
+            position, offset = index[found.lastindex]
+            for group in groups[position:]:
+                if group is not groups[position]:
+                    found_here = group.fullmatch(path)
+                    if found_here is None:
+                        continue
+                    found, offset = found_here, 1
+                for cand in group.candidates:
+                    values = _convert(cand.specs, cand.defaults, found, offset)
+                    if values is not None:
+                        redirect = bool(cand.slash) and found.group(offset + cand.slash) is None
+                        yield cand.rule, values, redirect
+
+
+_EMPTY_MATCHER = _Matcher([], {})
+
+
+class Map:
+    """The set of rules of an app: matching and building.
+
+    ``Map([Rule("/", endpoint="index")], strict_slashes=True, merge_slashes=False)``.
+    Add converters to ``converters`` *before* adding rules that use them
+    (``app.url_map.converters["list"] = ListConverter``); ``strict_slashes`` and
+    ``default_subdomain`` are read when a rule is added, ``merge_slashes`` when
+    matching.  ``host_matching=True`` matches rules by ``Rule(host=...)`` instead of
+    by ``Rule(subdomain=...)`` (see "Hosts and subdomains" in the module docstring);
+    it is a plain attribute, and setting it later makes the map recompile.
+    """
+
+    default_converters: ClassVar[dict[str, type[BaseConverter]]] = {
+        "default": UnicodeConverter,
+        "string": UnicodeConverter,
+        "any": AnyConverter,
+        "path": PathConverter,
+        "int": IntegerConverter,
+        "float": FloatConverter,
+        "uuid": UUIDConverter,
+    }
+
+    def __init__(
+        self,
+        rules: Iterable[Rule] = (),
+        strict_slashes: bool = True,
+        merge_slashes: bool = False,
+        converters: Mapping[str, type[BaseConverter]] | None = None,
+        host_matching: bool = False,
+        default_subdomain: str = "",
+    ) -> None:
+        self.converters: dict[str, type[BaseConverter]] = dict(self.default_converters)
+        if converters:
+            self.converters.update(converters)
+        self.strict_slashes = strict_slashes
+        self.merge_slashes = merge_slashes
+        self._version = 0
+        self._dirty = True
+        # PERF: one flag for "compiled, and no domain to look at": the fast path
+        # checks it and the subdomain argument, as many checks as before domains.
+        self._fast = False
+        #: Match rules by ``Rule(host=...)`` against the request's host, not by subdomain.
+        self.host_matching = bool(host_matching)
+        self.default_subdomain = default_subdomain
+        self._rules: list[Rule] = []
+        self._rules_by_endpoint: dict[str, list[Rule]] = {}
+        # The fast path's matcher (rules of the default subdomain), copied flat.
+        self._static: dict[str, tuple[_Cand, ...]] = {}
+        self._buckets: dict[str, tuple[_Chunk, ...]] = {}
+        self._var_buckets: dict[str, tuple[_Chunk, ...]] = {}
+        self._var_chunks: Callable[[str, int], tuple[_Chunk, ...]] = _EMPTY_MATCHER.var_chunks
+        self._main = _EMPTY_MATCHER
+        # One matcher per domain (a static subdomain or host, by its lower-cased text;
+        # a variable one, in priority order; in host matching, the rules without a
+        # host last) for the slow path.  _domains: the fast path is off.
+        self._static_domains: dict[str, _Matcher] = {}
+        self._variable_domains: tuple[
+            tuple[Callable[[str], re.Match[str] | None], _Matcher], ...
+        ] = ()
+        self._any_host: _Matcher | None = None
+        self._domains = False
+        self._build_order: dict[str, tuple[Rule, ...]] = {}
+        self._build_order_get: dict[str, tuple[Rule, ...]] = {}
+        for rule in rules:
+            self.add(rule)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # PERF: host_matching is a plain attribute rather than a property because the
+        # app reads it on every request (a property is a call: about 40 ns here);
+        # setting it makes the map recompile on next use, as add() does.
+        object.__setattr__(self, name, value)
+        if name == "host_matching":
+            object.__setattr__(self, "_version", self._version + 1)
+            object.__setattr__(self, "_dirty", True)
+            object.__setattr__(self, "_fast", False)
+
+    def add(self, rule: Rule) -> None:
+        """Bind ``rule`` to this map and add it; the matcher is recompiled on next use."""
+        rule.bind(self)
+        self._rules.append(rule)
+        if rule.endpoint is not None:
+            self._rules_by_endpoint.setdefault(rule.endpoint, []).append(rule)
+        self._version += 1
+        self._dirty = True
+        self._fast = False
+
+    def iter_rules(self, endpoint: str | None = None) -> Iterator[Rule]:
+        """The rules in registration order, or only those of ``endpoint``."""
+        if endpoint is None:
+            return iter(list(self._rules))
+        return iter(list(self._rules_by_endpoint.get(endpoint, ())))
+
+    def is_endpoint_expecting(self, endpoint: str, *arguments: str) -> bool:
+        """Whether some rule of ``endpoint`` has all of ``arguments`` (for ``url_defaults``)."""
+        wanted = set(arguments)
+        return any(wanted <= rule.arguments for rule in self._rules_by_endpoint.get(endpoint, ()))
+
+    # compiling ---------------------------------------------------------------------
+
+    def _compile(self) -> None:
+        """(Re)build the matchers (the fast path's, one per domain) and the build orders.
+
+        PERF: done once, lazily, on the first match/build after ``add``, so adding
+        N rules costs one compile rather than N (benchmarks/inprocess.py).
+        """
+        version = self._version
+        host_matching = self.host_matching
+        rules = list(self._rules)
+        sort_keys = _priority_keys(rules)
+
+        # Rules by domain: Werkzeug matches the domain first, so the slow path tries
+        # the rules of a static domain, then those of each variable domain that
+        # matches (static text first, then converter weights, then registration
+        # order), then, in host matching, the rules without a host; within a domain,
+        # the path order.  Rules are grouped by the regex text of their domain.
+        static_rules: dict[str, list[Rule]] = {}
+        variable_rules: dict[str, list[Rule]] = {}
+        any_host: list[Rule] = []
+        for rule in rules:
+            pattern = rule._domain(host_matching)
+            if pattern is None:
+                any_host.append(rule)
+            elif pattern.static is not None:
+                static_rules.setdefault(pattern.static.lower(), []).append(rule)
+            else:
+                variable_rules.setdefault(pattern.text, []).append(rule)
+
+        # PERF: the fast path only knows the rules of the default subdomain ""; the
+        # rules on other subdomains are only tried for requests on other subdomains,
+        # so they cost the others nothing (timeit: no change per match).
+        main = _Matcher(static_rules.get("", []), sort_keys)
+        domains = host_matching or self.default_subdomain != ""
+        if not host_matching:
+            # a variable subdomain that also matches "": the fast path would miss it
+            domains = domains or any(
+                rule._subdomain_pattern.match("") is not None
+                for group in variable_rules.values()
+                for rule in group
+            )
+        static_domains = {
+            text: main if text == "" else _Matcher(group, sort_keys)
+            for text, group in static_rules.items()
+        }
+        variable_domains: list[tuple[tuple[Any, ...], int, _DomainPattern, _Matcher]] = []
+        for index, group in enumerate(variable_rules.values()):
+            pattern = group[0]._domain(host_matching)
+            assert pattern is not None
+            variable_domains.append((pattern.key, index, pattern, _Matcher(group, sort_keys)))
+        variable_domains.sort(key=lambda item: item[:2])
 
         build_order: dict[str, tuple[Rule, ...]] = {}
         build_order_get: dict[str, tuple[Rule, ...]] = {}
@@ -1057,19 +1307,36 @@ class Map:
                 + [rule for rule in ordered if not _accepts(rule, "GET")]
             )
 
-        self._static = static
-        self._buckets = buckets
-        self._var_buckets = var_buckets
-        self._var_rest = var_rest
+        self._main = main
+        self._static = main.static
+        self._buckets = main.buckets
+        self._var_buckets = main.var_buckets
+        self._var_chunks = main.var_chunks
+        self._static_domains = static_domains
+        self._variable_domains = tuple(
+            (pattern.fullmatch, matcher) for _key, _index, pattern, matcher in variable_domains
+        )
+        self._any_host = _Matcher(any_host, sort_keys) if any_host else None
+        self._domains = domains
         self._build_order = build_order
         self._build_order_get = build_order_get
         # an add() that raced with this compile leaves the map dirty
         self._dirty = self._version != version
+        self._fast = not self._dirty and not domains
 
     # matching ----------------------------------------------------------------------
 
+    # PERF: host, subdomain and websocket are not keyword-only: CPython fills missing
+    # keyword-only arguments by a dict lookup each, positional defaults by copying.
+    # That makes this signature about 20 ns per call cheaper than one with "*"
+    # (timeit); pass them by keyword all the same.
     def match(
-        self, path: str, method: str, *, host: str | None = None, websocket: bool = False
+        self,
+        path: str,
+        method: str,
+        host: str | None = None,
+        subdomain: str | None = None,
+        websocket: bool = False,
     ) -> tuple[Rule, dict[str, Any]]:
         """The rule matching the decoded ``path`` for ``method``, and its converted values.
 
@@ -1082,13 +1349,15 @@ class Map:
         For ``OPTIONS`` when no matching rule lists OPTIONS, the first matching rule
         with ``provide_automatic_options`` not ``False`` is returned: the caller sees
         ``"OPTIONS" not in rule.methods`` and answers itself, with
-        :meth:`allowed_methods` for ``Allow``.  ``host`` is used only when the map
-        has ``host_matching``; ``websocket`` selects websocket rules.
+        :meth:`allowed_methods` for ``Allow``.  ``websocket`` selects websocket rules.
+
+        ``host`` (see :meth:`normalize_host`) is used only when the map has
+        ``host_matching``; ``subdomain`` (see :meth:`subdomain_of`) only when it has
+        not: ``None`` is :attr:`default_subdomain`.  Variables of the host or
+        subdomain pattern are added to the values.
         """
-        if self._dirty:
-            self._compile()
-        if self.host_matching:
-            return self._match_slow(path, method, host, websocket)
+        if not self._fast or subdomain:
+            return self._match_other(path, method, host, subdomain, websocket)
         # PERF: static rules are one dict lookup; no regex runs for them. Measured by
         # benchmarks/inprocess.py.
         static = self._static.get(path)
@@ -1102,7 +1371,7 @@ class Map:
                 ):
                     defaults = cand.defaults
                     return cand.rule, (dict(defaults) if defaults else {})
-            return self._match_slow(path, method, host, websocket)
+            return self._match_slow(path, method, host, subdomain, websocket)
         # PERF: only the chunks of the request's first segment (then those of the
         # variable-first rules for its second segment) are tried, each with a single
         # re.fullmatch over all its rules, and m.lastindex names the rule group: no
@@ -1112,19 +1381,23 @@ class Map:
         if chunks is not None:
             found = self._match_chunks(chunks, path, method, websocket)
             if found is not None:
-                return found if found else self._match_slow(path, method, host, websocket)
+                return (
+                    found if found else self._match_slow(path, method, host, subdomain, websocket)
+                )
         found = self._match_chunks(self._var_chunks(path, end), path, method, websocket)
         if found:
             return found
-        return self._match_slow(path, method, host, websocket)
+        return self._match_slow(path, method, host, subdomain, websocket)
 
-    def _var_chunks(self, path: str, end: int) -> tuple[_Chunk, ...]:
-        """The chunks of rules whose first segment is variable, for this path."""
-        if end < 0 or not self._var_buckets:
-            return self._var_rest
-        stop = path.find("/", end + 1)
-        second = path[end + 1 : stop] if stop > 0 else path[end + 1 :]
-        return self._var_buckets.get(second, self._var_rest)
+    def _match_other(
+        self, path: str, method: str, host: str | None, subdomain: str | None, websocket: bool
+    ) -> tuple[Rule, dict[str, Any]]:
+        """``match`` when the map is not compiled, or there is a domain to look at."""
+        if self._dirty:
+            self._compile()
+            if self._fast and not subdomain:
+                return self.match(path, method, websocket=websocket)
+        return self._match_slow(path, method, host, subdomain, websocket)
 
     def _match_chunks(
         self, chunks: tuple[_Chunk, ...], path: str, method: str, websocket: bool
@@ -1153,48 +1426,53 @@ class Map:
             return ()
         return None
 
-    def _iter_matches(self, path: str) -> Iterator[tuple[Rule, dict[str, Any], bool]]:
-        """Every ``(rule, values, is_redirect)`` whose pattern matches ``path``, best first."""
-        for cand in self._static.get(path, ()):
-            yield cand.rule, (dict(cand.defaults) if cand.defaults else {}), cand.redirect
-        end = path.find("/", 1)
-        first = self._buckets.get(path[1:end] if end > 0 else path[1:], ())
-        for fullmatch, index, groups in first + self._var_chunks(path, end):
-            found = fullmatch(path)
-            if found is None:
-                continue
-            position, offset = index[found.lastindex]
-            for group in groups[position:]:
-                if group is not groups[position]:
-                    found_here = group.fullmatch(path)
-                    if found_here is None:
-                        continue
-                    found, offset = found_here, 1
-                for cand in group.candidates:
-                    values = _convert(cand.specs, cand.defaults, found, offset)
-                    if values is not None:
-                        redirect = bool(cand.slash) and found.group(offset + cand.slash) is None
-                        yield cand.rule, values, redirect
+    def _scan(
+        self, path: str, host: str | None, subdomain: str | None
+    ) -> Iterator[tuple[Rule, dict[str, Any], bool]]:
+        """Every ``(rule, values, is_redirect)`` matching ``path`` on this domain, best first."""
+        if not (self._domains or subdomain):
+            return self._main.iter_matches(path)
+        return self._scan_domains(path, host, subdomain)
 
-    def _scan(self, path: str, host: str | None) -> Iterator[tuple[Rule, dict[str, Any], bool]]:
-        if not self.host_matching:
-            yield from self._iter_matches(path)
-            return
-        for rule, values, redirect in self._iter_matches(path):
-            host_values = rule._match_host(host)
-            if host_values is not None:
-                values.update(host_values)
+    def _scan_domains(
+        self, path: str, host: str | None, subdomain: str | None
+    ) -> Iterator[tuple[Rule, dict[str, Any], bool]]:
+        host_matching = self.host_matching
+        if host_matching:
+            domain = (host or "").lower()
+        else:
+            domain = (self.default_subdomain if subdomain is None else subdomain).lower()
+        matchers: list[_Matcher] = []
+        static = self._static_domains.get(domain)
+        if static is not None:
+            matchers.append(static)
+        matchers.extend(
+            matcher for fullmatch, matcher in self._variable_domains if fullmatch(domain)
+        )
+        if self._any_host is not None:
+            matchers.append(self._any_host)
+        # PERF: lazily, domain by domain: the caller stops at the first suitable rule.
+        for matcher in matchers:
+            for rule, values, redirect in matcher.iter_matches(path):
+                pattern = rule._host_pattern if host_matching else rule._subdomain_pattern
+                if pattern is not None and pattern.static is None:
+                    domain_values = pattern.match(domain)
+                    if domain_values is None:
+                        continue  # a converter of this rule refused the domain
+                    values.update(domain_values)
                 yield rule, values, redirect
 
     def _match_slow(
-        self, path: str, method: str, host: str | None, websocket: bool
+        self, path: str, method: str, host: str | None, subdomain: str | None, websocket: bool
     ) -> tuple[Rule, dict[str, Any]]:
         if path[:1] != "/" or path[1:2] == "/":
-            return self.match("/" + path.lstrip("/"), method, host=host, websocket=websocket)
+            return self.match(
+                "/" + path.lstrip("/"), method, host=host, subdomain=subdomain, websocket=websocket
+            )
         allowed: set[str] = set()
         automatic: tuple[Rule, dict[str, Any]] | None = None
         websocket_mismatch = False
-        for rule, values, redirect in self._scan(path, host):
+        for rule, values, redirect in self._scan(path, host, subdomain):
             if rule.websocket != websocket:
                 websocket_mismatch = True
                 continue
@@ -1220,7 +1498,7 @@ class Map:
         if self.merge_slashes and "//" in path:
             merged = _MULTI_SLASH.sub("/", path)
             try:
-                self.match(merged, method, host=host, websocket=websocket)
+                self.match(merged, method, host=host, subdomain=subdomain, websocket=websocket)
             except NotFound:
                 raise NotFound() from None
             except (MethodNotAllowed, WebsocketMismatch):
@@ -1229,13 +1507,19 @@ class Map:
         raise NotFound()
 
     def allowed_methods(
-        self, path: str, *, host: str | None = None, websocket: bool = False
+        self,
+        path: str,
+        *,
+        host: str | None = None,
+        subdomain: str | None = None,
+        websocket: bool = False,
     ) -> set[str]:
         """The methods some rule matching ``path`` accepts (for ``Allow`` on automatic OPTIONS).
 
         HEAD is there wherever GET is; OPTIONS unless every matching rule sets
         ``provide_automatic_options=False``.  A rule with ``methods=None`` counts as
         GET, HEAD, POST, PUT, PATCH, DELETE and OPTIONS.  Empty if nothing matches.
+        ``host`` and ``subdomain`` are those given to :meth:`match`.
         """
         if self._dirty:
             self._compile()
@@ -1243,7 +1527,7 @@ class Map:
             path = "/" + path.lstrip("/")
         allowed: set[str] = set()
         automatic = False
-        for rule, _values, redirect in self._scan(path, host):
+        for rule, _values, redirect in self._scan(path, host, subdomain):
             if redirect or rule.websocket != websocket:
                 continue
             if rule.methods is None:
@@ -1253,6 +1537,38 @@ class Map:
         if automatic:
             allowed.add("OPTIONS")
         return allowed
+
+    # hosts ---------------------------------------------------------------------------
+
+    @staticmethod
+    def normalize_host(host: str, scheme: str = "http") -> str:
+        """``host`` lower-cased, without the scheme's default port (as Werkzeug compares it).
+
+        ``Map.normalize_host("API.Example.com:443", "https") == "api.example.com"``.
+        """
+        host = host.lower()
+        if scheme in ("http", "ws") and host.endswith(":80"):
+            return host[:-3]
+        if scheme in ("https", "wss") and host.endswith(":443"):
+            return host[:-4]
+        return host
+
+    @staticmethod
+    def subdomain_of(host: str, server_name: str, scheme: str = "http") -> str | None:
+        """The subdomain of ``host`` under ``server_name`` (``SERVER_NAME``), or ``None``.
+
+        Both are normalised (:meth:`normalize_host`) and compared label by label, port
+        included, as Werkzeug does: ``api.example.com`` under ``example.com`` is
+        ``"api"``, ``example.com`` itself is ``""``, and ``other.org`` (or
+        ``example.com:5000`` under ``example.com``) is ``None``: a host outside
+        ``server_name``, on which no rule matches.
+        """
+        labels = Map.normalize_host(host, scheme).split(".")
+        server_labels = Map.normalize_host(server_name, scheme).split(".")
+        split = len(labels) - len(server_labels)
+        if split < 0 or labels[split:] != server_labels:
+            return None
+        return ".".join(label for label in labels[:split] if label)
 
     # building ----------------------------------------------------------------------
 
@@ -1266,7 +1582,9 @@ class Map:
         """The quoted path (plus ``?query`` for leftover values) of ``endpoint``.
 
         Raises :class:`BuildError` when no rule of the endpoint can be built from
-        ``values`` (and, if given, accepts ``method``).
+        ``values`` (and, if given, accepts ``method``).  The rule's host or subdomain
+        is not part of the result (see :meth:`build_with_host`), but its variables
+        must be given (or defaulted) as well.
         """
         if self._dirty:
             self._compile()
@@ -1275,13 +1593,88 @@ class Map:
             rules = self._build_order_get.get(endpoint, ())
         else:
             rules = self._build_order.get(endpoint, ())
+        host_matching = self.host_matching
         for rule in rules:
             if method is not None and rule.methods is not None and method not in rule.methods:
                 continue
             built = rule.build(given, append_unknown)
-            if built is not None:
-                path, query = built
-                return f"{path}?{query}" if query else path
+            if built is None:
+                continue
+            pattern = rule._host_pattern if host_matching else rule._subdomain_pattern
+            if (
+                pattern is not None
+                and pattern.static is None
+                and pattern.build(given, rule.defaults) is None
+            ):
+                continue
+            path, query = built
+            return f"{path}?{query}" if query else path
+        raise BuildError(endpoint, given, method, self)
+
+    def build_with_host(
+        self,
+        endpoint: str,
+        values: Mapping[str, Any] | None = None,
+        method: str | None = None,
+        append_unknown: bool = True,
+        *,
+        server_name: str,
+        subdomain: str | None = None,
+    ) -> tuple[str, str | None]:
+        """Like :meth:`build`, plus the host the URL must be absolute on, or ``None``.
+
+        ``server_name`` is ``SERVER_NAME`` (or the request's host when it is unset)
+        and ``subdomain`` the current one (``None``: :attr:`default_subdomain`); with
+        ``host_matching``, ``server_name`` is the current host.  The host is ``None``
+        when the rule is on the current subdomain (or host): the URL can stay
+        relative.  Otherwise it is ``api.<server_name>`` for a rule on ``api``,
+        ``server_name`` itself for a rule on the default subdomain seen from another,
+        or the rule's host.  With ``host_matching``, a rule on the current host is
+        preferred among the buildable ones (rules without ``host`` are on every host);
+        with ``method=None``, rules accepting GET are tried first, as in Werkzeug.
+        """
+        if self._dirty:
+            self._compile()
+        given: Mapping[str, Any] = values if values is not None else {}
+        if method is None:
+            rules = self._build_order_get.get(endpoint, ())
+        else:
+            rules = self._build_order.get(endpoint, ())
+        host_matching = self.host_matching
+        if host_matching:
+            current = server_name.lower()
+        elif subdomain is None:
+            current = self.default_subdomain
+        else:
+            current = subdomain.lower()
+        first: tuple[str, str] | None = None
+        for rule in rules:
+            if method is not None and rule.methods is not None and method not in rule.methods:
+                continue
+            if method is None and first is not None and not _accepts(rule, "GET"):
+                break  # a rule accepting GET was built: the others are not tried
+            built = rule.build(given, append_unknown)
+            if built is None:
+                continue
+            pattern = rule._host_pattern if host_matching else rule._subdomain_pattern
+            if pattern is None:
+                domain = None
+            else:
+                domain = pattern.static
+                if domain is None:
+                    domain = pattern.build(given, rule.defaults)
+                    if domain is None:
+                        continue
+            path, query = built
+            url = f"{path}?{query}" if query else path
+            if domain is None or domain == current or domain.lower() == current:
+                return url, None
+            if not host_matching:
+                return url, (f"{domain}.{server_name}" if domain else server_name)
+            if first is None:
+                first = url, domain
+        if first is not None:
+            return first
         raise BuildError(endpoint, given, method, self)
 
     def __repr__(self) -> str:
