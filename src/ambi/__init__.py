@@ -12,11 +12,18 @@ from .blueprints import Blueprint
 from .config import Config
 from .ctx import AppContext, RequestContext
 from .exceptions import HTTPException, abort
+from .flashing import flash, get_flashed_messages
 from .globals import current_app, g, request, session
 from .helpers import after_this_request, make_response, redirect, stream_with_context, url_for
 from .json import jsonify
 from .sendfile import send_file, send_from_directory
 from .serving import Ambi
+from .templating import (
+    render_template,
+    render_template_string,
+    stream_template,
+    stream_template_string,
+)
 from .wrappers import Request, Response
 
 __version__ = "0.1.0.dev0"
@@ -34,14 +41,20 @@ __all__ = [
     "abort",
     "after_this_request",
     "current_app",
+    "flash",
     "g",
+    "get_flashed_messages",
     "jsonify",
     "make_response",
     "redirect",
+    "render_template",
+    "render_template_string",
     "request",
     "send_file",
     "send_from_directory",
     "session",
+    "stream_template",
+    "stream_template_string",
     "stream_with_context",
     "url_for",
 ]

@@ -54,6 +54,13 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 from .exceptions import HTTPException, InternalServerError, RequestRedirect
 from .scaffold import is_async_callable
 from .sessions import SecureCookieSessionInterface, SessionInterface
+from .signals import (
+    got_request_exception,
+    request_finished,
+    request_started,
+    request_tearing_down,
+)
+from .templating import template_context_flow
 from .views import method_views_for
 
 if TYPE_CHECKING:
@@ -90,6 +97,7 @@ class EndpointPlan:
     __slots__ = (
         "after",
         "all_sync",
+        "async_context",
         "before",
         "blueprints",
         "context_processors",
@@ -127,13 +135,17 @@ class EndpointPlan:
         self.after = _steps(app.after_request_funcs, inner_first, reverse=True)
         self.teardown = _steps(app.teardown_request_funcs, inner_first, reverse=True)
         self.context_processors = _steps(app.template_context_processors, outer_first)
+        # ``def`` processors run inside the render (in the view's thread); ``async def``
+        # ones are awaited by the pipeline ahead of the view (templating.py).
+        async_context = tuple(step for step in self.context_processors if step.is_async)
+        self.async_context = bool(async_context)
         interface = app.session_interface
         # The built-in cookie interface never blocks: it runs inline, its session opened on
         # first use. A custom one is run like a hook (it may do I/O, or be async def).
         builtin = _is_builtin_session_interface(interface)
         self.session_open = None if builtin else Step(interface.open_session)
         self.session_save = None if builtin else Step(interface.save_session)
-        steps = (*self.url_value, *self.before, *self.after, *self.teardown)
+        steps = (*self.url_value, *self.before, *self.after, *self.teardown, *async_context)
         if self.view is not None:
             steps = (*steps, self.view)
         if self.view_by_method is not None:
@@ -263,6 +275,8 @@ def dispatch_flow(app: App, ctx: RequestContext) -> Flow[Response]:
                 ctx._session = (
                     session if session is not None else app.session_interface.make_null_session(app)
                 )
+            if request_started.receivers:
+                request_started.send(app)
             for step in plan.url_value:
                 yield _call(step, request.endpoint, request.view_args)
             for step in plan.before:
@@ -285,6 +299,8 @@ def dispatch_flow(app: App, ctx: RequestContext) -> Flow[Response]:
                             f"No view function is registered for endpoint {plan.endpoint!r};"
                             " register one with @app.endpoint(...) or add_url_rule(view_func=)."
                         )
+                    if plan.async_context:
+                        yield from template_context_flow(ctx)
                     rv = yield (view.func, view.is_async, (), request.view_args)
                     if type(rv) is CoroutineType:
                         rv = yield (_await_coroutine, True, (rv,), None)
@@ -292,10 +308,14 @@ def dispatch_flow(app: App, ctx: RequestContext) -> Flow[Response]:
         except Exception as exc:
             response = yield from _handle_user_exception(app, ctx, exc)
         response = yield from _process_response(app, ctx, response)
+        if request_finished.receivers:
+            request_finished.send(app, response=response)
     except Exception as exc:
         response = yield from _handle_exception(app, ctx, exc)
         try:
             response = yield from _process_response(app, ctx, response)
+            if request_finished.receivers:
+                request_finished.send(app, response=response)
         except Exception:
             app.logger.exception("Request finalizing failed with an error while handling an error")
     return response
@@ -312,14 +332,28 @@ def _handle_user_exception(app: App, ctx: RequestContext, exc: Exception) -> Flo
         handler = app.find_error_handler(exc, ctx.plan.blueprints)
         if handler is None:
             raise exc
+    if ctx.plan.async_context:
+        yield from _template_context_for_handler(app, ctx)
     rv = yield _handler_call(handler, exc)
     if type(rv) is CoroutineType:
         rv = yield (_await_coroutine, True, (rv,), None)
     return app.make_response(rv)
 
 
+def _template_context_for_handler(app: App, ctx: RequestContext) -> Flow[None]:
+    """Async context processors for an error handler's templates (the error may have come
+    before the view); if they fail too, the handler renders without them (and a render
+    that needs them raises)."""
+    try:
+        yield from template_context_flow(ctx)
+    except Exception:
+        app.logger.exception("An async context processor failed while handling an error")
+
+
 def _handle_exception(app: App, ctx: RequestContext, exc: Exception) -> Flow[Response]:
     ctx.unhandled_error = exc
+    if got_request_exception.receivers:
+        got_request_exception.send(app, exception=exc)
     if app.propagate_exceptions:
         raise exc
     app.log_exception(exc, ctx)
@@ -327,6 +361,8 @@ def _handle_exception(app: App, ctx: RequestContext, exc: Exception) -> Flow[Res
     handler = app.find_error_handler(server_error, ctx.plan.blueprints)
     if handler is None:
         return app.make_server_error_response(server_error, ctx)
+    if ctx.plan.async_context:
+        yield from _template_context_for_handler(app, ctx)
     rv = yield _handler_call(handler, server_error)
     if type(rv) is CoroutineType:
         rv = yield (_await_coroutine, True, (rv,), None)
@@ -394,3 +430,8 @@ def teardown_flow(app: App, ctx: RequestContext, error: BaseException | None) ->
                 "Error in teardown_request function %r (logged; the response was not changed)",
                 getattr(step.func, "__qualname__", step.func),
             )
+    if request_tearing_down.receivers:
+        try:
+            request_tearing_down.send(app, exc=error)
+        except Exception:
+            app.logger.exception("Error in a request_tearing_down receiver")

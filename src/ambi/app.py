@@ -12,9 +12,13 @@ import os
 import sys
 from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Mapping
 from datetime import timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
+import jinja2
+
 from . import json as ambi_json
+from . import templating
 from ._pipeline import EndpointPlan, Step
 from .config import Config
 from .ctx import AppContext, RequestContext, _AppCtxGlobals
@@ -35,6 +39,7 @@ from .sessions import (
     SessionInterface,
     SessionMixin,
 )
+from .templating import Environment
 from .wrappers import DEFAULT_MAX_CONTENT_LENGTH, Connection, Request, Response
 
 if TYPE_CHECKING:
@@ -56,6 +61,10 @@ class App(Scaffold):
     url_map_class: ClassVar[type[Map]] = Map
     app_ctx_globals_class: ClassVar[type[_AppCtxGlobals]] = _AppCtxGlobals
     json_provider_class: ClassVar[type[ambi_json.JSONProvider]] = ambi_json.DefaultJSONProvider
+    #: The class of :attr:`jinja_env`.
+    jinja_environment: ClassVar[type[Environment]] = Environment
+    #: Extra Jinja2 options (``{"trim_blocks": True}`` …), read when :attr:`jinja_env` is made.
+    jinja_options: ClassVar[dict[str, Any]] = {}
 
     default_config: ClassVar[dict[str, Any]] = {
         "DEBUG": False,
@@ -73,6 +82,7 @@ class App(Scaffold):
         "BODY_SPOOL_THRESHOLD": 1024 * 1024,
         "PROVIDE_AUTOMATIC_OPTIONS": True,
         "SEND_FILE_MAX_AGE_DEFAULT": None,
+        "TEMPLATES_AUTO_RELOAD": None,
         **SESSION_CONFIG_DEFAULTS,
         # Safer than Flask's None; the cookie's value stays byte-compatible with Flask's.
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -88,9 +98,12 @@ class App(Scaffold):
         host_matching: bool = False,
         subdomain_matching: bool = False,
         root_path: str | None = None,
+        template_folder: str | os.PathLike[str] | None = "templates",
     ) -> None:
         super().__init__(import_name)
         self.root_path = root_path or find_package_path(import_name)
+        #: Where templates are found, relative to :attr:`root_path` (``None``: nowhere).
+        self.template_folder = os.fspath(template_folder) if template_folder is not None else None
         self.config = Config(self.root_path, self.default_config)
         self.url_map = self.url_map_class(host_matching=host_matching)
         #: Route by subdomain: with ``SERVER_NAME`` set, the part of the ``Host`` before
@@ -173,6 +186,92 @@ class App(Scaffold):
     @debug.setter
     def debug(self, value: bool) -> None:
         self.config["DEBUG"] = value
+        if self.config["TEMPLATES_AUTO_RELOAD"] is None and "jinja_env" in self.__dict__:
+            self.jinja_env.auto_reload = bool(value)
+
+    # -- templates ---------------------------------------------------------------------------
+
+    @property
+    def templates_auto_reload(self) -> bool:
+        """Whether changed template files are reloaded: ``TEMPLATES_AUTO_RELOAD``, or
+        ``DEBUG`` when that is ``None``."""
+        value = self.config["TEMPLATES_AUTO_RELOAD"]
+        return self.debug if value is None else bool(value)
+
+    @templates_auto_reload.setter
+    def templates_auto_reload(self, value: bool | None) -> None:
+        self.config["TEMPLATES_AUTO_RELOAD"] = value
+        if "jinja_env" in self.__dict__:
+            self.jinja_env.auto_reload = self.templates_auto_reload
+
+    @cached_property
+    def jinja_loader(self) -> jinja2.FileSystemLoader | None:
+        """The loader of :attr:`template_folder`."""
+        return templating.folder_loader(self.root_path, self.template_folder)
+
+    @cached_property
+    def jinja_env(self) -> Environment:
+        """The Jinja2 environment, made on first use by :meth:`create_jinja_environment`."""
+        return self.create_jinja_environment()
+
+    def create_jinja_environment(self) -> Environment:
+        """Make :attr:`jinja_env` (override to customise it)."""
+        return templating.create_jinja_environment(self)
+
+    def select_jinja_autoescape(self, filename: str | None) -> bool:
+        """Whether the template ``filename`` is autoescaped (``.html``, ``.htm``, ``.xml``,
+        ``.xhtml``, ``.svg`` and string templates are)."""
+        return templating.select_jinja_autoescape(filename)
+
+    def update_template_context(self, context: dict[str, Any]) -> None:
+        """Add ``g``, ``request``, ``session`` and the context processors' names to
+        ``context``; names already there are kept."""
+        templating.update_template_context(self, context)
+
+    @setupmethod
+    def template_filter(self, name: str | None = None) -> Callable[[F], F]:
+        """Register the decorated function as a Jinja2 filter (named ``name`` or after it)."""
+
+        def decorator(func: F) -> F:
+            self.add_template_filter(func, name=name)
+            return func
+
+        return decorator
+
+    @setupmethod
+    def add_template_filter(self, func: Callable[..., Any], name: str | None = None) -> None:
+        """The non-decorator form of :meth:`template_filter`."""
+        templating.add_template_filter(self.jinja_env, func, name)
+
+    @setupmethod
+    def template_test(self, name: str | None = None) -> Callable[[F], F]:
+        """Register the decorated function as a Jinja2 test (``{% if x is name %}``)."""
+
+        def decorator(func: F) -> F:
+            self.add_template_test(func, name=name)
+            return func
+
+        return decorator
+
+    @setupmethod
+    def add_template_test(self, func: Callable[..., bool], name: str | None = None) -> None:
+        """The non-decorator form of :meth:`template_test`."""
+        templating.add_template_test(self.jinja_env, func, name)
+
+    @setupmethod
+    def template_global(self, name: str | None = None) -> Callable[[F], F]:
+        """Register the decorated function as a global of every template."""
+
+        def decorator(func: F) -> F:
+            self.add_template_global(func, name=name)
+            return func
+
+        return decorator
+
+    @setupmethod
+    def add_template_global(self, func: Callable[..., Any], name: str | None = None) -> None:
+        """The non-decorator form of :meth:`template_global`."""
+        templating.add_template_global(self.jinja_env, func, name)
 
     @property
     def testing(self) -> bool:

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
+
+import jinja2
 
 from .scaffold import Scaffold, ScopeKey, find_package_path, setupmethod
 
@@ -289,7 +292,53 @@ class Blueprint(Scaffold):
             raise RuntimeError(f"Blueprint {self.name!r} has no static folder.")
         return send_from_directory(self.static_folder, filename)
 
+    @cached_property
+    def jinja_loader(self) -> jinja2.FileSystemLoader | None:
+        """The loader of this blueprint's ``template_folder`` (searched after the app's)."""
+        from .templating import folder_loader
+
+        return folder_loader(self.root_path, self.template_folder)
+
     # -- app-wide variants -----------------------------------------------------------------
+
+    def app_template_filter(self, name: str | None = None) -> Callable[[F], F]:
+        """Like :meth:`ambi.Ambi.template_filter`, registered on the app with the blueprint."""
+
+        def decorator(func: F) -> F:
+            self.add_app_template_filter(func, name=name)
+            return func
+
+        return decorator
+
+    def add_app_template_filter(self, func: Callable[..., Any], name: str | None = None) -> None:
+        """The non-decorator form of :meth:`app_template_filter`."""
+        self.record_once(lambda state: state.app.add_template_filter(func, name=name))
+
+    def app_template_test(self, name: str | None = None) -> Callable[[F], F]:
+        """Like :meth:`ambi.Ambi.template_test`, registered on the app with the blueprint."""
+
+        def decorator(func: F) -> F:
+            self.add_app_template_test(func, name=name)
+            return func
+
+        return decorator
+
+    def add_app_template_test(self, func: Callable[..., bool], name: str | None = None) -> None:
+        """The non-decorator form of :meth:`app_template_test`."""
+        self.record_once(lambda state: state.app.add_template_test(func, name=name))
+
+    def app_template_global(self, name: str | None = None) -> Callable[[F], F]:
+        """Like :meth:`ambi.Ambi.template_global`, registered on the app with the blueprint."""
+
+        def decorator(func: F) -> F:
+            self.add_app_template_global(func, name=name)
+            return func
+
+        return decorator
+
+    def add_app_template_global(self, func: Callable[..., Any], name: str | None = None) -> None:
+        """The non-decorator form of :meth:`app_template_global`."""
+        self.record_once(lambda state: state.app.add_template_global(func, name=name))
 
     def _app_registry(self, registry_name: str, func: F) -> F:
         self.record_once(

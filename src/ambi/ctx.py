@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .globals import _cv_context
 from .sessions import SessionMixin
+from .signals import appcontext_popped, appcontext_pushed, appcontext_tearing_down
 
 if TYPE_CHECKING:
     from ._pipeline import EndpointPlan
@@ -71,11 +72,17 @@ class AppContext:
     def push(self) -> None:
         """Make this context current."""
         self._tokens.append(_cv_context.set(self))
+        if appcontext_pushed.receivers:
+            appcontext_pushed.send(self.app)
 
     def pop(self, exc: BaseException | None = None) -> None:
         """Restore the context that was current before :meth:`push`."""
+        if appcontext_tearing_down.receivers:
+            appcontext_tearing_down.send(self.app, exc=exc)
         token = self._tokens.pop()
         _cv_context.reset(token)
+        if appcontext_popped.receivers:
+            appcontext_popped.send(self.app)
 
     def __enter__(self) -> AppContext:
         self.push()
@@ -114,6 +121,10 @@ class RequestContext(AppContext):
         self.automatic_options = False
         #: The exception that became a 500, passed to teardown callables.
         self.unhandled_error: BaseException | None = None
+        #: The results of the async context processors (see templating.py), once run.
+        self.template_context: dict[Any, Any] | None = None
+        #: The flashed messages, once taken from the session by get_flashed_messages().
+        self.flashes: list[tuple[str, str]] | None = None
         #: The request's host as the URL map matched it (``host_matching``), or its
         #: subdomain (``subdomain_matching`` with ``SERVER_NAME``); else ``None``.
         self.url_host: str | None = None
