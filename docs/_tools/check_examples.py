@@ -44,6 +44,11 @@ PAGES = [
     "docs/errors.md",
     "docs/limits.md",
     "docs/quickstart.md",
+    "docs/blueprints.md",
+    "docs/templates.md",
+    "docs/config.md",
+    "docs/views.md",
+    "docs/cli.md",
 ]
 
 FIXTURES = {
@@ -52,6 +57,17 @@ FIXTURES = {
     "reports/2026-q1.csv": "month,total\njan,10\nfeb,12\nmar,15\n",
     "outside/secret.txt": "not for you\n",
     "uploads/.keep": "",
+    "templates/hello.html": "<h1>Hello, {{ name }}!</h1>",
+    "templates/hello.txt": "Hello, {{ name }}!",
+    "settings.py": (
+        'SECRET_KEY = "from settings.py"\nMAX_CONTENT_LENGTH = 1024 * 1024\nhelper = "skipped"\n'
+    ),
+    "config.toml": '[shop]\nTAX = 0.2\n\n[DB]\nHOST = "db.local"\n',
+    "templates/messages.html": (
+        "{% for category, message in get_flashed_messages(with_categories=true) %}"
+        "<p class={{ category }}>{{ message }}</p>"
+        "{% endfor %}"
+    ),
 }
 
 
