@@ -197,7 +197,7 @@ import ast
 import difflib
 import re
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple
 from urllib.parse import quote, urlencode
 
@@ -637,22 +637,30 @@ class _DomainPattern:
 
         ``None`` if a variable is missing (and has no default) or ``to_url`` refused it.
         """
-        out: list[str] = []
-        for part in self.build_parts:
-            if isinstance(part, str):
-                out.append(part)
-                continue
-            name, to_url, safe = part
-            value = values.get(name)
-            if value is None:
-                if defaults is None or name not in defaults:
-                    return None
-                value = defaults[name]
-            try:
-                out.append(quote(to_url(value), safe=safe))
-            except ValidationError:
+        return _render_parts(self.build_parts, values, defaults)
+
+
+def _render_parts(
+    parts: Sequence[Any], values: Mapping[str, Any], defaults: Mapping[str, Any] | None
+) -> str | None:
+    """Join static text and converted, quoted values; ``None`` if a value is missing (and
+    has no default) or a converter's ``to_url`` refuses it."""
+    out: list[str] = []
+    for part in parts:
+        if isinstance(part, str):
+            out.append(part)
+            continue
+        name, to_url, safe = part
+        value = values.get(name)
+        if value is None:
+            if defaults is None or name not in defaults:
                 return None
-        return "".join(out)
+            value = defaults[name]
+        try:
+            out.append(quote(to_url(value), safe=safe))
+        except ValidationError:
+            return None
+    return "".join(out)
 
 
 # -------------------------------------------------------------------------------- rules
@@ -892,24 +900,9 @@ class Rule:
             given = values.get(key)
             if given is not None and given != default:
                 return None
-        defaults = self.defaults
-        out: list[str] = []
-        for part in self._build_parts:
-            if isinstance(part, str):
-                out.append(part)
-                continue
-            name, to_url, safe = part
-            value = values.get(name)
-            if value is None:
-                if defaults is None or name not in defaults:
-                    return None
-                value = defaults[name]
-            try:
-                text = to_url(value)
-            except ValidationError:
-                return None
-            out.append(quote(text, safe=safe))
-        path = "".join(out)
+        path = _render_parts(self._build_parts, values, self.defaults)
+        if path is None:
+            return None
         if not append_unknown:
             return path, ""
         arguments = self.arguments
