@@ -22,12 +22,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 import httpx
+import pytest
 
 __all__ = [
     "ASGI_SERVERS",
@@ -40,7 +41,9 @@ __all__ = [
     "ServerPool",
     "ServerStartError",
     "free_port",
+    "on_servers",
     "raw_request",
+    "serve_for_test",
     "start_server",
 ]
 
@@ -339,3 +342,21 @@ def _dechunk(data: bytes) -> bytes:
         out += rest[:size]
         data = rest[size + 2 :]
     return bytes(out)
+
+
+def serve_for_test(name: str, pool: ServerPool) -> Iterator[RunningServer]:
+    """The body of a module's ``server`` fixture: the pooled server ``name``; if the test
+    failed, the server's log written during it is printed (pytest shows it under the
+    failure as "Captured stdout teardown")."""
+    running = pool.get(name)
+    log_start = running.log_size()
+    yield running
+    # pytest sets sys.last_value when the test's call phase failed.
+    if getattr(sys, "last_value", None) is not None:
+        print(f"--- {running.name} log during the test (port {running.port}) ---")
+        print(running.log(log_start)[-20_000:])
+
+
+def on_servers(*names: str) -> pytest.MarkDecorator:
+    """Parametrize a test's ``server`` fixture over the named servers."""
+    return pytest.mark.parametrize("server", list(names), indirect=True)

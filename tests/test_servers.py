@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,7 +26,9 @@ try:
         WSGI_SERVERS,
         RunningServer,
         ServerPool,
+        on_servers,
         raw_request,
+        serve_for_test,
     )
     from tests.server_apps.app import CHUNK_PAUSE, CHUNKS, SLOW_PAUSE
 except ModuleNotFoundError:  # tests/ is not a package: pytest put tests/ on sys.path
@@ -37,7 +38,9 @@ except ModuleNotFoundError:  # tests/ is not a package: pytest put tests/ on sys
         WSGI_SERVERS,
         RunningServer,
         ServerPool,
+        on_servers,
         raw_request,
+        serve_for_test,
     )
     from server_apps.app import CHUNK_PAUSE, CHUNKS, SLOW_PAUSE  # type: ignore[no-redef]
 
@@ -59,24 +62,13 @@ def server_pool() -> Iterator[ServerPool]:
 @pytest.fixture
 def server(request: pytest.FixtureRequest, server_pool: ServerPool) -> Iterator[RunningServer]:
     """The running server named by the test's ``server`` parameter."""
-    running = server_pool.get(request.param)
-    log_start = running.log_size()
-    yield running
-    # pytest sets sys.last_value when the test's call phase failed; what is printed here
-    # is shown under the failure as "Captured stdout teardown".
-    if getattr(sys, "last_value", None) is not None:
-        print(f"--- {running.name} log during the test (port {running.port}) ---")
-        print(running.log(log_start)[-20_000:])
+    yield from serve_for_test(request.param, server_pool)
 
 
 @pytest.fixture
 def client(server: RunningServer) -> Iterator[httpx.Client]:
     with server.client(timeout=REQUEST_TIMEOUT) as http:
         yield http
-
-
-def _servers(*names: str) -> pytest.MarkDecorator:
-    return pytest.mark.parametrize("server", list(names), indirect=True)
 
 
 def _get_concurrently(
@@ -113,7 +105,7 @@ def _document() -> dict[str, Any]:
 # 1. Every server: views, JSON bodies, streaming.
 
 
-@_servers(*ALL_SERVERS)
+@on_servers(*ALL_SERVERS)
 def test_def_and_async_views_answer(client: httpx.Client) -> None:
     response = client.get("/text")
     assert (response.status_code, response.text) == (200, "hello from def")
@@ -121,7 +113,7 @@ def test_def_and_async_views_answer(client: httpx.Client) -> None:
     assert (response.status_code, response.text) == (200, "hello from async def")
 
 
-@_servers(*ALL_SERVERS)
+@on_servers(*ALL_SERVERS)
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_json_echo_round_trips(client: httpx.Client, kind: str) -> None:
     document = _document()
@@ -131,7 +123,7 @@ def test_json_echo_round_trips(client: httpx.Client, kind: str) -> None:
     assert response.json() == {"kind": kind, "got": document}
 
 
-@_servers(*ALL_SERVERS)
+@on_servers(*ALL_SERVERS)
 @pytest.mark.parametrize("kind", ["sync", "async"])
 def test_generators_stream_in_full_in_order_and_incrementally(
     client: httpx.Client, kind: str
@@ -161,7 +153,7 @@ def test_generators_stream_in_full_in_order_and_incrementally(
 # 2. No cross-talk between concurrent requests.
 
 
-@_servers(*ALL_SERVERS)
+@on_servers(*ALL_SERVERS)
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_g_has_no_cross_talk_between_concurrent_requests(server: RunningServer, kind: str) -> None:
     values = [f"{number}-{uuid.uuid4().hex}" for number in range(20)]
@@ -174,7 +166,7 @@ def test_g_has_no_cross_talk_between_concurrent_requests(server: RunningServer, 
 # 3. Slow views overlap in time.
 
 
-@_servers(*ALL_SERVERS)
+@on_servers(*ALL_SERVERS)
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_slow_views_run_concurrently(server: RunningServer, kind: str) -> None:
     count = 10
@@ -193,7 +185,7 @@ def test_slow_views_run_concurrently(server: RunningServer, kind: str) -> None:
 # 4. Bad input over real sockets.
 
 
-@_servers(*ALL_SERVERS)
+@on_servers(*ALL_SERVERS)
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_malformed_json_is_400_and_the_server_keeps_serving(
     client: httpx.Client, kind: str
@@ -210,7 +202,7 @@ def test_malformed_json_is_400_and_the_server_keeps_serving(
     assert response.json() == {"kind": kind, "got": {"next": "request"}}
 
 
-@_servers("uvicorn", "gunicorn", "granian-asgi")
+@on_servers("uvicorn", "gunicorn", "granian-asgi")
 @pytest.mark.parametrize(
     ("raw_path", "message"),
     [
@@ -231,7 +223,7 @@ def test_malformed_path_is_400(server: RunningServer, raw_path: bytes, message: 
         assert http.get("/text").text == "hello from def"
 
 
-@_servers(*ALL_SERVERS)
+@on_servers(*ALL_SERVERS)
 @pytest.mark.parametrize("method", ["DELETE", "PUT"])
 def test_unknown_method_is_405_with_allow(client: httpx.Client, method: str) -> None:
     response = client.request(method, "/text")
@@ -243,7 +235,7 @@ def test_unknown_method_is_405_with_allow(client: httpx.Client, method: str) -> 
 # 5. One app object, each server's own interface.
 
 
-@_servers(*ALL_SERVERS)
+@on_servers(*ALL_SERVERS)
 def test_each_server_calls_its_own_interface(server: RunningServer, client: httpx.Client) -> None:
     expected = "asgi" if server.name in ASGI_SERVERS else "wsgi"
     assert server.name in ASGI_SERVERS + WSGI_SERVERS

@@ -23,7 +23,6 @@ import json
 import random
 import select
 import socket
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -33,9 +32,22 @@ import httpx
 import pytest
 
 try:
-    from tests._servers import HOST, SERVERS, RunningServer, ServerPool
+    from tests._servers import (
+        HOST,
+        SERVERS,
+        RunningServer,
+        ServerPool,
+        on_servers,
+        serve_for_test,
+    )
 except ModuleNotFoundError:  # tests/ is not a package: pytest put tests/ on sys.path
-    from _servers import HOST, SERVERS, RunningServer, ServerPool  # type: ignore[no-redef]
+    from _servers import (  # type: ignore[no-redef]
+        HOST,
+        SERVERS,
+        RunningServer,
+        ServerPool,
+        serve_for_test,
+    )
 
 pytestmark = pytest.mark.server
 
@@ -58,12 +70,7 @@ def server_pool() -> Iterator[ServerPool]:
 @pytest.fixture
 def server(request: pytest.FixtureRequest, server_pool: ServerPool) -> Iterator[RunningServer]:
     """The running server named by the test's ``server`` parameter."""
-    running = server_pool.get(request.param)
-    log_start = running.log_size()
-    yield running
-    if getattr(sys, "last_value", None) is not None:
-        print(f"--- {running.name} log during the test (port {running.port}) ---")
-        print(running.log(log_start)[-20_000:])
+    yield from serve_for_test(request.param, server_pool)
 
 
 @pytest.fixture
@@ -75,10 +82,6 @@ def client(server: RunningServer) -> Iterator[httpx.Client]:
 @pytest.fixture(params=list(KINDS))
 def kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-def _servers(*names: str) -> pytest.MarkDecorator:
-    return pytest.mark.parametrize("server", list(names), indirect=True)
 
 
 def _payload(size: int, seed: int) -> bytes:
@@ -127,7 +130,7 @@ def _still_serving(server: RunningServer, kind: str) -> None:
 # -- 1. bodies over real sockets ------------------------------------------------------------
 
 
-@_servers(*ALL_SERVERS)
+@on_servers(*ALL_SERVERS)
 def test_urlencoded_form_and_values(client: httpx.Client, kind: str) -> None:
     response = client.post(f"/form{KINDS[kind]}?q=1&a=0", data={"a": ["1", "2"], "b": "é & = ✓"})
     assert response.status_code == 200, response.text
@@ -139,7 +142,7 @@ def test_urlencoded_form_and_values(client: httpx.Client, kind: str) -> None:
     }
 
 
-@_servers(*ALL_SERVERS)
+@on_servers(*ALL_SERVERS)
 def test_multipart_fields_and_file(client: httpx.Client, kind: str) -> None:
     data = _payload(40 * 1024, seed=1)
     response = client.post(
@@ -163,7 +166,7 @@ def test_multipart_fields_and_file(client: httpx.Client, kind: str) -> None:
     }
 
 
-@_servers(*ALL_SERVERS)
+@on_servers(*ALL_SERVERS)
 def test_large_multipart_file_is_spooled_and_intact(client: httpx.Client, kind: str) -> None:
     # Past the parser's in-memory threshold (500 KiB) and the ASGI spool threshold
     # (1 MiB); the route raises its limit in a before_request hook.
@@ -183,7 +186,7 @@ def test_large_multipart_file_is_spooled_and_intact(client: httpx.Client, kind: 
     assert (answer["size"], answer["sha256"]) == (len(data), _sha256(data))
 
 
-@_servers(*ALL_SERVERS)
+@on_servers(*ALL_SERVERS)
 def test_get_json_and_get_data(client: httpx.Client, kind: str) -> None:
     document = {"name": "naïve café ✓", "list": list(range(50)), "nested": {"null": None}}
     body = json.dumps(document, ensure_ascii=False).encode()
@@ -194,7 +197,7 @@ def test_get_json_and_get_data(client: httpx.Client, kind: str) -> None:
     assert response.json() == {"kind": kind, "json": document, "data": body.decode()}
 
 
-@_servers(*ALL_SERVERS)
+@on_servers(*ALL_SERVERS)
 def test_get_data_binary_body(client: httpx.Client, kind: str) -> None:
     data = _payload(60 * 1024, seed=3)
     response = client.post(
@@ -204,7 +207,7 @@ def test_get_data_binary_body(client: httpx.Client, kind: str) -> None:
     assert response.json() == {"kind": kind, "size": len(data), "sha256": _sha256(data)}
 
 
-@_servers(*ALL_SERVERS)
+@on_servers(*ALL_SERVERS)
 @pytest.mark.parametrize("framing", ["chunked", "content-length"])
 def test_request_stream_on_a_streaming_route(client: httpx.Client, kind: str, framing: str) -> None:
     pieces = [_payload(16 * 1024, seed=10 + number) for number in range(64)]  # 1 MiB
@@ -282,7 +285,7 @@ BAD_BODIES: dict[str, tuple[str, str, bytes, int, str]] = {
 }
 
 
-@_servers(*ALL_SERVERS)
+@on_servers(*ALL_SERVERS)
 @pytest.mark.parametrize("case", list(BAD_BODIES))
 def test_bad_body_is_a_clear_4xx(
     server: RunningServer, client: httpx.Client, kind: str, case: str
@@ -380,7 +383,7 @@ def _response_complete(received: bytearray) -> bool:
     return body.endswith(b"0\r\n\r\n")
 
 
-@_servers(*ALL_SERVERS)
+@on_servers(*ALL_SERVERS)
 @pytest.mark.parametrize("framing", ["content-length", "chunked"])
 @pytest.mark.parametrize("route", ["/data", "/form"])
 def test_oversized_body_is_413_before_it_is_all_sent(
@@ -435,7 +438,7 @@ def _wait_for_teardown(server: RunningServer, rid: str) -> dict[str, Any]:
         time.sleep(0.05)
 
 
-@_servers(*ALL_SERVERS)
+@on_servers(*ALL_SERVERS)
 def test_client_disconnect_mid_stream_runs_finally_and_teardown_once(
     server: RunningServer, client: httpx.Client, kind: str
 ) -> None:
@@ -457,7 +460,7 @@ def test_client_disconnect_mid_stream_runs_finally_and_teardown_once(
     assert answer["seen"] == {"g_rid": rid, "path": path, "teardown_error": None}
 
 
-@_servers(*ALL_SERVERS)
+@on_servers(*ALL_SERVERS)
 def test_full_stream_tears_down_after_the_last_chunk(
     server: RunningServer, client: httpx.Client, kind: str
 ) -> None:
