@@ -25,6 +25,7 @@ from ._drivers import drive_async
 from ._pipeline import release_request, request_flow, teardown_flow
 from .exceptions import ClientDisconnected, RequestEntityTooLarge
 from .wrappers import Connection
+from .wsgi import add_environ_headers
 
 if TYPE_CHECKING:
     from .app import App
@@ -106,11 +107,7 @@ class ASGIConnection(Connection):
             environ["SERVER_PORT"] = str(self.server[1] or "")
         if self.client:
             environ["REMOTE_ADDR"], environ["REMOTE_PORT"] = self.client[0], str(self.client[1])
-        for name, value in self.header_items:
-            key = name.upper().replace("-", "_")
-            if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-                key = f"HTTP_{key}"
-            environ[key] = f"{environ[key]},{value}" if key in environ else value
+        add_environ_headers(environ, self.header_items)
         return environ
 
     def _take(self, message: Message) -> bytes:

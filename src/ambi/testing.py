@@ -24,6 +24,8 @@ from urllib.parse import unquote_to_bytes
 import anyio.to_thread
 import httpx
 
+from .wsgi import add_environ_headers
+
 if TYPE_CHECKING:
     from .serving import Ambi
 
@@ -88,11 +90,7 @@ class WSGITransport(httpx.BaseTransport):
             "wsgi.multiprocess": False,
             "wsgi.run_once": False,
         }
-        for name, value in request.headers.multi_items():
-            key = name.upper().replace("-", "_")
-            if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-                key = f"HTTP_{key}"
-            environ[key] = f"{environ[key]},{value}" if key in environ else value
+        add_environ_headers(environ, request.headers.multi_items())
         if "CONTENT_LENGTH" not in environ and body:
             environ["CONTENT_LENGTH"] = str(len(body))
         started: list[Any] = []

@@ -38,6 +38,16 @@ def _header_items(environ: WSGIEnvironment) -> list[tuple[str, str]]:
     return items
 
 
+def add_environ_headers(environ: WSGIEnvironment, items: Iterable[tuple[str, str]]) -> None:
+    """Write HTTP headers into a WSGI environ (``HTTP_*``, ``CONTENT_TYPE``,
+    ``CONTENT_LENGTH``); repeated headers are joined with commas, as servers do."""
+    for name, value in items:
+        key = name.upper().replace("-", "_")
+        if key not in _SPECIAL_HEADERS:
+            key = f"HTTP_{key}"
+        environ[key] = f"{environ[key]},{value}" if key in environ else value
+
+
 def _native_to_bytes(value: str) -> bytes:
     # PEP 3333 says latin-1 "native strings"; some callers (httpx's WSGI transport) pass
     # already-decoded text instead, which latin-1 cannot always encode.
