@@ -249,6 +249,11 @@ def _handler_call(handler: Step, error: BaseException) -> Call:
     return (_raise_and_handle, False, (handler.func, error), None)
 
 
+def _await_call(coroutine: CoroutineType[Any, Any, Any]) -> Call:
+    """The call awaiting a coroutine that a sync callable returned."""
+    return (_await_coroutine, True, (coroutine,), None)
+
+
 def _call(step: Step, *args: Any, **kwargs: Any) -> Call:
     return (step.func, step.is_async, args, kwargs or None)
 
@@ -271,7 +276,7 @@ def dispatch_flow(app: App, ctx: RequestContext) -> Flow[Response]:
             if plan.session_open is not None:
                 session = yield _call(plan.session_open, app, request)
                 if type(session) is CoroutineType:
-                    session = yield (_await_coroutine, True, (session,), None)
+                    session = yield _await_call(session)
                 ctx._session = (
                     session if session is not None else app.session_interface.make_null_session(app)
                 )
@@ -282,7 +287,7 @@ def dispatch_flow(app: App, ctx: RequestContext) -> Flow[Response]:
             for step in plan.before:
                 rv = yield _call(step)
                 if type(rv) is CoroutineType:
-                    rv = yield (_await_coroutine, True, (rv,), None)
+                    rv = yield _await_call(rv)
                 if rv is not None:
                     break
             if rv is None:
@@ -303,19 +308,15 @@ def dispatch_flow(app: App, ctx: RequestContext) -> Flow[Response]:
                         yield from template_context_flow(ctx)
                     rv = yield (view.func, view.is_async, (), request.view_args)
                     if type(rv) is CoroutineType:
-                        rv = yield (_await_coroutine, True, (rv,), None)
+                        rv = yield _await_call(rv)
             response = app.make_response(rv)
         except Exception as exc:
             response = yield from _handle_user_exception(app, ctx, exc)
         response = yield from _process_response(app, ctx, response)
-        if request_finished.receivers:
-            request_finished.send(app, response=response)
     except Exception as exc:
         response = yield from _handle_exception(app, ctx, exc)
         try:
             response = yield from _process_response(app, ctx, response)
-            if request_finished.receivers:
-                request_finished.send(app, response=response)
         except Exception:
             app.logger.exception("Request finalizing failed with an error while handling an error")
     return response
@@ -332,12 +333,7 @@ def _handle_user_exception(app: App, ctx: RequestContext, exc: Exception) -> Flo
         handler = app.find_error_handler(exc, ctx.plan.blueprints)
         if handler is None:
             raise exc
-    if ctx.plan.async_context:
-        yield from _template_context_for_handler(app, ctx)
-    rv = yield _handler_call(handler, exc)
-    if type(rv) is CoroutineType:
-        rv = yield (_await_coroutine, True, (rv,), None)
-    return app.make_response(rv)
+    return (yield from _run_error_handler(app, ctx, handler, exc))
 
 
 def _template_context_for_handler(app: App, ctx: RequestContext) -> Flow[None]:
@@ -361,11 +357,17 @@ def _handle_exception(app: App, ctx: RequestContext, exc: Exception) -> Flow[Res
     handler = app.find_error_handler(server_error, ctx.plan.blueprints)
     if handler is None:
         return app.make_server_error_response(server_error, ctx)
+    return (yield from _run_error_handler(app, ctx, handler, server_error))
+
+
+def _run_error_handler(
+    app: App, ctx: RequestContext, handler: Step, error: BaseException
+) -> Flow[Response]:
     if ctx.plan.async_context:
         yield from _template_context_for_handler(app, ctx)
-    rv = yield _handler_call(handler, server_error)
+    rv = yield _handler_call(handler, error)
     if type(rv) is CoroutineType:
-        rv = yield (_await_coroutine, True, (rv,), None)
+        rv = yield _await_call(rv)
     return app.make_response(rv)
 
 
@@ -376,7 +378,7 @@ def _process_response(app: App, ctx: RequestContext, response: Response) -> Flow
     for step in steps:
         rv: Any = yield _call(step, response)
         if type(rv) is CoroutineType:
-            rv = yield (_await_coroutine, True, (rv,), None)
+            rv = yield _await_call(rv)
         response = rv
         if response is None:
             raise TypeError(
@@ -393,7 +395,9 @@ def _process_response(app: App, ctx: RequestContext, response: Response) -> Flow
             else:
                 rv = yield _call(save, app, session, response)
                 if type(rv) is CoroutineType:
-                    yield (_await_coroutine, True, (rv,), None)
+                    yield _await_call(rv)
+    if request_finished.receivers:
+        request_finished.send(app, response=response)
     return response
 
 
@@ -424,7 +428,7 @@ def teardown_flow(app: App, ctx: RequestContext, error: BaseException | None) ->
         try:
             rv = yield _call(step, error)
             if type(rv) is CoroutineType:
-                yield (_await_coroutine, True, (rv,), None)
+                yield _await_call(rv)
         except Exception:
             app.logger.exception(
                 "Error in teardown_request function %r (logged; the response was not changed)",
