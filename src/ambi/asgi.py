@@ -39,7 +39,15 @@ __all__ = ["ASGIConnection", "asgi_app"]
 class ASGIConnection(Connection):
     """A request as an ASGI server describes it."""
 
-    __slots__ = ("_body_ended", "_buffer", "_overflow", "_scope", "_spool", "receive")
+    __slots__ = (
+        "_body_ended",
+        "_buffer",
+        "_declared_length",
+        "_overflow",
+        "_scope",
+        "_spool",
+        "receive",
+    )
     interface = "asgi"
 
     def __init__(self, scope: Scope, receive: Receive) -> None:
@@ -55,10 +63,20 @@ class ASGIConnection(Connection):
                 raw_path = raw_path[len(encoded_root) :] or b"/"
             else:
                 encoded = False
-        header_items = [
-            (name.decode("latin-1"), value.decode("latin-1"))
-            for name, value in scope.get("headers", ())
-        ]
+        # One pass over the headers: decoded for the core, and what the body will be.
+        header_items: list[tuple[str, str]] = []
+        declared_length: int | None = None
+        has_body = False
+        for name, value in scope.get("headers", ()):
+            text_name = name.decode("latin-1")
+            header_items.append((text_name, value.decode("latin-1")))
+            lowered = text_name.lower()
+            if lowered == "content-length":
+                stripped = value.strip()
+                declared_length = int(stripped) if stripped.isdigit() else None
+                has_body = has_body or stripped not in (b"", b"0")
+            elif lowered == "transfer-encoding":
+                has_body = True
         server = scope.get("server")
         client = scope.get("client")
         super().__init__(
@@ -77,14 +95,7 @@ class ASGIConnection(Connection):
         self._buffer: deque[bytes] = deque()
         self._overflow = False
         self._spool: IO[bytes] | None = None
-        has_body = False
-        for name, value in scope.get("headers", ()):
-            lowered = name.lower()
-            if (lowered == b"content-length" and value.strip() not in (b"", b"0")) or (
-                lowered == b"transfer-encoding"
-            ):
-                has_body = True
-                break
+        self._declared_length = declared_length
         self._body_ended = not has_body
 
     @property
@@ -174,7 +185,7 @@ class ASGIConnection(Connection):
         temporary file, written from a worker thread so the loop never waits on the disk.
         Receiving stops just past ``limit`` bytes (the reader then raises 413).
         """
-        declared = _declared_length(self._scope)
+        declared = self._declared_length
         if limit is not None and declared is not None and declared > limit:
             self._overflow = True  # refuse without receiving any of it
             return
@@ -226,13 +237,6 @@ def _write_all(file: IO[bytes] | None, chunks: list[bytes], rewind: bool = False
     file.writelines(chunks)
     if rewind:
         file.seek(0)
-
-
-def _declared_length(scope: Scope) -> int | None:
-    for name, value in scope.get("headers", ()):
-        if name.lower() == b"content-length":
-            return int(value) if value.strip().isdigit() else None
-    return None
 
 
 async def _receive(receive: Receive) -> Message:
