@@ -23,7 +23,7 @@ import asyncio
 import atexit
 import threading
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, TypeVar
 
 import anyio.to_thread
@@ -31,7 +31,14 @@ from anyio import CapacityLimiter
 
 from ._pipeline import Call, Flow
 
-__all__ = ["AdaptationCounter", "adaptations", "drive_async", "drive_sync", "thread_event_loop"]
+__all__ = [
+    "AdaptationCounter",
+    "adaptations",
+    "drive_async",
+    "drive_sync",
+    "run_coroutine_sync",
+    "thread_event_loop",
+]
 
 T = TypeVar("T")
 
@@ -104,22 +111,41 @@ def thread_event_loop() -> asyncio.AbstractEventLoop:
     return holder.loop
 
 
-def _run_on_thread_loop(flow: Flow[T], call: Call) -> T:
+def _no_running_loop(
+    what: str, advice: str, closing: Generator[Any, Any, Any] | Coroutine[Any, Any, Any]
+) -> None:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        pass
-    else:
-        flow.close()
-        raise RuntimeError(
-            "An async def callable was reached while Ambi was called as a WSGI app from"
-            " inside a running event loop. Serve the app through its ASGI interface there"
-            " (await app(scope, receive, send)), or call the WSGI app from a worker thread."
-        )
+        return
+    closing.close()
+    raise RuntimeError(f"{what} from inside a running event loop. {advice}")
+
+
+def _run_on_thread_loop(flow: Flow[T], call: Call) -> T:
+    _no_running_loop(
+        "An async def callable was reached while Ambi was called as a WSGI app",
+        "Serve the app through its ASGI interface there (await app(scope, receive, send)),"
+        " or call the WSGI app from a worker thread.",
+        flow,
+    )
     adaptations.loop_entries += 1
     return thread_event_loop().run_until_complete(
         _drive_on_loop(flow, call, None, run_sync_inline=True)
     )
+
+
+def run_coroutine_sync(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` to completion on the calling thread's persistent loop (the one
+    ``async def`` views use under WSGI on this thread). Not from inside a running loop."""
+    _no_running_loop(
+        "An async def function was called through a sync wrapper (ensure_sync, or an"
+        " async def teardown_appcontext at the end of an app context)",
+        "Await it instead.",
+        coroutine,
+    )
+    adaptations.loop_entries += 1
+    return thread_event_loop().run_until_complete(coroutine)
 
 
 def _call_sync(call: Call) -> tuple[Any, Exception | None]:

@@ -36,9 +36,9 @@ the response body is finished or abandoned):
    through an ``errorhandler(500)`` if there is one; with ``PROPAGATE_EXCEPTIONS`` it is
    re-raised to the caller instead (the test client sees it).
 7. ``teardown_request`` callables, in reverse order, with the unhandled exception or
-   ``None``; their errors are logged and collected, never sent. For a streamed body the
-   adapter runs :func:`teardown_flow` after the last chunk instead, so the context
-   stays alive while the body is generated.
+   ``None``, then the ``teardown_appcontext`` ones; their errors are logged, never
+   sent. For a streamed body the adapter runs :func:`teardown_flow` after the last
+   chunk instead, so the context stays alive while the body is generated.
 
 Per-endpoint data (which hooks apply, whether each is async, whether everything is
 sync) is frozen into an :class:`EndpointPlan` the first time an endpoint is requested;
@@ -106,6 +106,7 @@ class EndpointPlan:
         "session_save",
         "stream_request",
         "teardown",
+        "teardown_app",
         "url_value",
         "view",
         "view_by_method",
@@ -134,6 +135,8 @@ class EndpointPlan:
         self.before = _steps(app.before_request_funcs, outer_first)
         self.after = _steps(app.after_request_funcs, inner_first, reverse=True)
         self.teardown = _steps(app.teardown_request_funcs, inner_first, reverse=True)
+        #: ``teardown_appcontext`` functions, reversed: the request's app context ends.
+        self.teardown_app = tuple(Step(func) for func in reversed(app.teardown_appcontext_funcs))
         self.context_processors = _steps(app.template_context_processors, outer_first)
         # ``def`` processors run inside the render (in the view's thread); ``async def``
         # ones are awaited by the pipeline ahead of the view (templating.py).
@@ -145,7 +148,14 @@ class EndpointPlan:
         builtin = _is_builtin_session_interface(interface)
         self.session_open = None if builtin else Step(interface.open_session)
         self.session_save = None if builtin else Step(interface.save_session)
-        steps = (*self.url_value, *self.before, *self.after, *self.teardown, *async_context)
+        steps = (
+            *self.url_value,
+            *self.before,
+            *self.after,
+            *self.teardown,
+            *self.teardown_app,
+            *async_context,
+        )
         if self.view is not None:
             steps = (*steps, self.view)
         if self.view_by_method is not None:
@@ -176,7 +186,7 @@ class EndpointPlan:
 
     def _describe(self, view: Step | None) -> dict[str, str]:
         view_async = view is not None and view.is_async
-        others = (*self.url_value, *self.before, *self.after, *self.teardown)
+        others = (*self.url_value, *self.before, *self.after, *self.teardown, *self.teardown_app)
         if self.session_open is not None and self.session_save is not None:
             others = (*others, self.session_open, self.session_save)
         all_sync = not view_async and not any(step.is_async for step in others)
@@ -420,22 +430,32 @@ def release_request(
 
 
 def teardown_flow(app: App, ctx: RequestContext, error: BaseException | None) -> Flow[None]:
-    """Step 7: every teardown callable, once per request, whatever happens."""
+    """Step 7: every teardown callable, once per request, whatever happens:
+    ``teardown_request`` functions, the ``request_tearing_down`` signal, then the
+    ``teardown_appcontext`` functions (the request's app context ends with it)."""
     if ctx.torn_down:
         return
     ctx.torn_down = True
-    for step in ctx.plan.teardown:
+    yield from _teardown_steps(app, ctx.plan.teardown, error, "teardown_request")
+    if request_tearing_down.receivers:
+        try:
+            request_tearing_down.send(app, exc=error)
+        except Exception:
+            app.logger.exception("Error in a request_tearing_down receiver")
+    yield from _teardown_steps(app, ctx.plan.teardown_app, error, "teardown_appcontext")
+
+
+def _teardown_steps(
+    app: App, steps: tuple[Step, ...], error: BaseException | None, kind: str
+) -> Flow[None]:
+    for step in steps:
         try:
             rv = yield _call(step, error)
             if type(rv) is CoroutineType:
                 yield _await_call(rv)
         except Exception:
             app.logger.exception(
-                "Error in teardown_request function %r (logged; the response was not changed)",
+                "Error in %s function %r (logged; the response was not changed)",
+                kind,
                 getattr(step.func, "__qualname__", step.func),
             )
-    if request_tearing_down.receivers:
-        try:
-            request_tearing_down.send(app, exc=error)
-        except Exception:
-            app.logger.exception("Error in a request_tearing_down receiver")

@@ -7,13 +7,14 @@ servers call, :class:`ambi.Ambi`, adds the WSGI and ASGI entry points on top of
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
-from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, Callable, Coroutine, Iterable, Iterator, Mapping
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import IO, TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 import jinja2
 
@@ -28,6 +29,7 @@ from .routing import Map, Rule
 from .scaffold import (
     F,
     Scaffold,
+    find_instance_path,
     find_package_path,
     is_async_callable,
     normalize_methods,
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = ["App"]
 
+T = TypeVar("T")
 ErrorHandlerCacheKey = tuple[type[BaseException], tuple[str, ...]]
 
 
@@ -99,12 +102,30 @@ class App(Scaffold):
         subdomain_matching: bool = False,
         root_path: str | None = None,
         template_folder: str | os.PathLike[str] | None = "templates",
+        instance_path: str | os.PathLike[str] | None = None,
+        instance_relative_config: bool = False,
     ) -> None:
         super().__init__(import_name)
         self.root_path = root_path or find_package_path(import_name)
+        if instance_path is None:
+            instance_path = find_instance_path(import_name, self.name)
+        elif not os.path.isabs(instance_path):
+            raise ValueError(
+                "If an instance path is provided it must be absolute."
+                " A relative path was given instead."
+            )
+        #: The instance folder: deployment-specific files (config, databases) kept out
+        #: of the package. Not created by Ambi. Defaults to ``instance/`` beside the
+        #: package, or ``<prefix>/var/<name>-instance`` for an installed package.
+        self.instance_path = os.fspath(instance_path)
         #: Where templates are found, relative to :attr:`root_path` (``None``: nowhere).
         self.template_folder = os.fspath(template_folder) if template_folder is not None else None
-        self.config = Config(self.root_path, self.default_config)
+        self.config = Config(
+            self.instance_path if instance_relative_config else self.root_path,
+            self.default_config,
+        )
+        #: Functions run when an app context ends (see :meth:`teardown_appcontext`).
+        self.teardown_appcontext_funcs: list[Callable[[BaseException | None], Any]] = []
         self.url_map = self.url_map_class(host_matching=host_matching)
         #: Route by subdomain: with ``SERVER_NAME`` set, the part of the ``Host`` before
         #: it selects the rules with that ``subdomain`` (Flask's ``subdomain_matching``).
@@ -482,6 +503,73 @@ class App(Scaffold):
             raise NotFound()
         ctx.url_subdomain = subdomain
         return url_map.match(request.path, request.method, subdomain=subdomain)
+
+    @setupmethod
+    def teardown_appcontext(self, func: F) -> F:
+        """Run ``func(error)`` when an application context ends: after each request's
+        ``teardown_request`` functions, and when a ``with app.app_context():`` block
+        exits. ``error`` is the unhandled exception or ``None``. The place to release
+        what a request or command took (a database connection kept on ``g``)::
+
+            @app.teardown_appcontext
+            def close_db(error):
+                db = g.pop("db", None)
+                if db is not None:
+                    db.close()
+
+        ``def`` or ``async def``; in reverse registration order. In a request an exception
+        it raises is logged (the response is already made); at the end of a plain app
+        context it propagates, as in Flask.
+        """
+        self.teardown_appcontext_funcs.append(func)
+        return func
+
+    def do_teardown_appcontext(self, exc: BaseException | None = None) -> None:
+        """Run the :meth:`teardown_appcontext` functions of a plain app context (the
+        pipeline runs them itself at the end of a request); ``async def`` ones through
+        :meth:`run_coroutine`."""
+        for func in reversed(self.teardown_appcontext_funcs):
+            self.ensure_sync(func)(exc)
+
+    def run_coroutine(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run ``coroutine`` to completion from sync code outside a request (an
+        ``async def`` teardown of a plain app context, :meth:`ensure_sync`).
+
+        The core has no event loop: :class:`ambi.Ambi` runs it on the calling thread's
+        persistent loop, the one ``async def`` views use under WSGI.
+        """
+        coroutine.close()
+        raise RuntimeError(f"{type(self).__name__} cannot run coroutines; use ambi.Ambi.")
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """``func`` itself if it is a ``def``; for an ``async def``, a ``def`` wrapper that
+        runs it to completion with :meth:`run_coroutine` (Flask's ``ensure_sync``)."""
+        if is_async_callable(func):
+            return self.async_to_sync(func)
+        return func
+
+    def async_to_sync(self, func: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:
+        """A ``def`` wrapper running the ``async def`` ``func`` with :meth:`run_coroutine`.
+
+        It cannot be called from inside a running event loop (an ``async def`` view):
+        await ``func`` there instead.
+        """
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> T:
+            return self.run_coroutine(func(*args, **kwargs))
+
+        return wrapper
+
+    def open_instance_resource(
+        self, resource: str, mode: str = "rb", encoding: str | None = "utf-8"
+    ) -> IO[Any]:
+        """Open ``resource``, a path relative to :attr:`instance_path` (any ``mode``;
+        ``encoding`` applies to text modes)."""
+        path = os.path.join(self.instance_path, resource)
+        if "b" in mode:
+            return open(path, mode)
+        return open(path, mode, encoding=encoding)
 
     def app_context(self) -> AppContext:
         """A context that makes ``current_app`` and ``g`` available::

@@ -76,11 +76,16 @@ class AppContext:
             appcontext_pushed.send(self.app)
 
     def pop(self, exc: BaseException | None = None) -> None:
-        """Restore the context that was current before :meth:`push`."""
-        if appcontext_tearing_down.receivers:
-            appcontext_tearing_down.send(self.app, exc=exc)
-        token = self._tokens.pop()
-        _cv_context.reset(token)
+        """Restore the context that was current before :meth:`push`. The last pop of a
+        plain app context runs the app's ``teardown_appcontext`` functions (a request's
+        pipeline runs them itself, at its teardown step)."""
+        try:
+            if len(self._tokens) == 1 and self.request_context is None:
+                self.app.do_teardown_appcontext(exc)
+            if appcontext_tearing_down.receivers:
+                appcontext_tearing_down.send(self.app, exc=exc)
+        finally:
+            _cv_context.reset(self._tokens.pop())
         if appcontext_popped.receivers:
             appcontext_popped.send(self.app)
 

@@ -8,13 +8,23 @@ once, when it is registered (see :func:`is_async_callable`), never on the reques
 from __future__ import annotations
 
 import functools
+import importlib.util
 import inspect
+import os
+import sys
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from .exceptions import HTTPException, default_exceptions
 
-__all__ = ["Scaffold", "ScopeKey", "find_package_path", "is_async_callable", "setupmethod"]
+__all__ = [
+    "Scaffold",
+    "ScopeKey",
+    "find_instance_path",
+    "find_package_path",
+    "is_async_callable",
+    "setupmethod",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 ErrorHandlerKey = int | type[BaseException]
@@ -24,14 +34,44 @@ ScopeKey = str | None
 
 def find_package_path(import_name: str) -> str:
     """The folder of the module ``import_name`` (the current directory if unknown)."""
-    import os
-    import sys
-
     module = sys.modules.get(import_name)
     file: str | None = getattr(module, "__file__", None)
     if file:
         return os.path.dirname(os.path.abspath(file))
     return os.getcwd()
+
+
+def find_instance_path(import_name: str, name: str) -> str:
+    """Flask's default instance folder for the app ``import_name``.
+
+    ``instance/`` beside the top-level package (or module) when the code is not
+    installed; ``<prefix>/var/<name>-instance`` when it is installed into a Python
+    prefix (a virtualenv or system ``site-packages``).
+    """
+    root = import_name.partition(".")[0]
+    module = sys.modules.get(root)
+    spec = None
+    if module is None or getattr(module, "__file__", None) is None:
+        try:
+            spec = importlib.util.find_spec(root)
+        except (ImportError, ValueError):
+            spec = None
+    if module is not None and getattr(module, "__path__", None):
+        # A package (also a namespace package): the folder holding its folder.
+        folder = os.path.dirname(os.path.abspath(next(iter(module.__path__))))
+    elif module is not None and getattr(module, "__file__", None):
+        folder = os.path.dirname(os.path.abspath(module.__file__ or ""))
+    elif spec is not None and spec.submodule_search_locations:
+        folder = os.path.dirname(os.path.abspath(next(iter(spec.submodule_search_locations))))
+    elif spec is not None and spec.origin and os.path.isabs(spec.origin):
+        folder = os.path.dirname(spec.origin)
+    else:
+        folder = os.getcwd()
+    prefix = os.path.abspath(sys.prefix)
+    parts = folder.split(os.sep)
+    if "site-packages" in parts or "dist-packages" in parts:
+        return os.path.join(prefix, "var", f"{name}-instance")
+    return os.path.join(folder, "instance")
 
 
 def is_async_callable(func: Callable[..., Any]) -> bool:
@@ -65,6 +105,9 @@ class Scaffold:
     """Holds views, hooks and error handlers; :class:`ambi.Ambi` builds on it."""
 
     name: str
+
+    #: The folder of the module or package that defines it (set by the subclass).
+    root_path: str
 
     def __init__(self, import_name: str) -> None:
         self.import_name = import_name
@@ -157,6 +200,22 @@ class Scaffold:
         return decorator
 
     # -- hooks ----------------------------------------------------------------------------
+
+    def open_resource(
+        self, resource: str, mode: str = "rb", encoding: str | None = None
+    ) -> IO[Any]:
+        """Open ``resource``, a path relative to :attr:`root_path`, for reading
+        (``"rb"``, ``"r"`` or ``"rt"``)::
+
+            with app.open_resource("schema.sql", "r") as file:
+                db.executescript(file.read())
+        """
+        if mode not in {"r", "rt", "rb"}:
+            raise ValueError("Resources can only be opened for reading.")
+        path = os.path.join(self.root_path, resource)
+        if mode == "rb":
+            return open(path, mode)
+        return open(path, mode, encoding=encoding)
 
     @setupmethod
     def before_request(self, func: F) -> F:

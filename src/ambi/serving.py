@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import asyncio.coroutines
 import inspect
-from collections.abc import Awaitable, Iterable
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Awaitable, Coroutine, Iterable
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from ._drivers import run_coroutine_sync
 from .app import App
 from .asgi import asgi_app
 from .wsgi import wsgi_app
 
 if TYPE_CHECKING:
-    from .testing import AmbiAsyncClient, AmbiClient
+    from .testing import AmbiAsyncClient, AmbiClient, AmbiCliRunner
     from .types import Receive, Scope, Send, StartResponse, WSGIEnvironment
 
 __all__ = ["Ambi"]
+
+T = TypeVar("T")
 
 
 class Ambi(App):
@@ -70,6 +73,23 @@ class Ambi(App):
     async def asgi_app(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The ASGI application (ASGI 3)."""
         await asgi_app(self, scope, receive, send)
+
+    def run_coroutine(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run ``coroutine`` on the calling thread's persistent event loop (the loop
+        ``async def`` views use under WSGI on this thread), so what it opens stays usable
+        there. Raises :class:`RuntimeError` inside a running loop: await it there."""
+        return run_coroutine_sync(coroutine)
+
+    def test_cli_runner(self, **kwargs: Any) -> AmbiCliRunner:
+        """A click ``CliRunner`` that invokes this app's commands (``app.cli`` by default)
+        with the app already loaded::
+
+            result = app.test_cli_runner().invoke(args=["init-db"])
+            assert result.exit_code == 0
+        """
+        from .testing import AmbiCliRunner
+
+        return AmbiCliRunner(self, **kwargs)
 
     def test_client(self, interface: Literal["wsgi", "asgi"] = "wsgi", **kwargs: Any) -> AmbiClient:
         """An ``httpx.Client`` bound to this app in-process, through its WSGI or ASGI face::

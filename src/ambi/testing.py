@@ -23,13 +23,15 @@ from urllib.parse import unquote_to_bytes
 
 import anyio.to_thread
 import httpx
+from click.testing import CliRunner, Result
 
+from .appgroup import ScriptInfo
 from .wsgi import add_environ_headers
 
 if TYPE_CHECKING:
     from .serving import Ambi
 
-__all__ = ["ASGITransport", "AmbiAsyncClient", "AmbiClient", "WSGITransport"]
+__all__ = ["ASGITransport", "AmbiAsyncClient", "AmbiCliRunner", "AmbiClient", "WSGITransport"]
 
 T = TypeVar("T")
 Interface = Literal["wsgi", "asgi"]
@@ -261,3 +263,26 @@ class AmbiAsyncClient(httpx.AsyncClient):
             transport = _AsyncWSGITransport(app.wsgi_app)
         kwargs.setdefault("base_url", "http://localhost")
         super().__init__(transport=transport, **kwargs)
+
+
+class AmbiCliRunner(CliRunner):
+    """A click ``CliRunner`` for an app's commands (``app.test_cli_runner()``).
+
+    :meth:`invoke` runs ``app.cli`` unless another command is given, with a
+    :class:`~ambi.cli.ScriptInfo` that returns this app, so commands find it loaded;
+    ``async def`` commands are run to completion.
+    """
+
+    def __init__(self, app: Ambi, **kwargs: Any) -> None:
+        self.app = app
+        super().__init__(**kwargs)
+
+    def invoke(  # type: ignore[override]
+        self, cli: Any = None, args: Any = None, **kwargs: Any
+    ) -> Result:
+        """Invoke ``cli`` (default: ``app.cli``) with ``args``, as click's ``invoke``."""
+        if cli is None:
+            cli = self.app.cli
+        if "obj" not in kwargs:
+            kwargs["obj"] = ScriptInfo(create_app=lambda: self.app, run_coroutine=asyncio.run)
+        return super().invoke(cli, args, **kwargs)
