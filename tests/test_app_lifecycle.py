@@ -198,7 +198,7 @@ def test_ensure_sync_and_its_limits(app: Ambi) -> None:
     asyncio.run(inside_a_loop())
 
     core = App("core_only")
-    with pytest.raises(RuntimeError, match="use ambi.Ambi"):
+    with pytest.raises(RuntimeError, match=r"use ambi\.Ambi"):
         core.ensure_sync(coro)(1)
 
 
@@ -217,7 +217,8 @@ def test_teardown_appcontext_in_a_worker_thread_uses_that_threads_loop(app: Ambi
     thread = threading.Thread(target=work)
     thread.start()
     thread.join(10)
-    assert len(loops) == 2 and loops[0] is loops[1]
+    assert len(loops) == 2
+    assert loops[0] is loops[1]
 
 
 # -- instance folder and resources ---------------------------------------------------------

@@ -49,6 +49,7 @@ PAGES = [
     "docs/config.md",
     "docs/views.md",
     "docs/cli.md",
+    "docs/extensions.md",
 ]
 
 FIXTURES = {
