@@ -16,6 +16,7 @@ from .flashing import flash, get_flashed_messages
 from .globals import current_app, g, request, session
 from .helpers import after_this_request, make_response, redirect, stream_with_context, url_for
 from .json import jsonify
+from .scaffold import inline
 from .sendfile import send_file, send_from_directory
 from .serving import Ambi
 from .templating import (
@@ -44,6 +45,7 @@ __all__ = [
     "flash",
     "g",
     "get_flashed_messages",
+    "inline",
     "jsonify",
     "make_response",
     "redirect",

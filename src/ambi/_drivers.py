@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import threading
+import time
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, TypeVar
@@ -191,6 +192,58 @@ def _run_sync_stretch(flow: Flow[T], call: Call) -> tuple[bool, Any]:
     return False, call
 
 
+#: ``watch(seconds, func)``: told how long one step of a callable held the event loop.
+LoopWatch = Callable[[float, Callable[..., Any]], None]
+
+
+class _Watched:
+    """Awaits a coroutine and times each of its steps on the loop (from one ``await``
+    that suspends to the next): a step longer than the threshold held the loop that long.
+
+    Only used when the blocked-loop warning is on (a debug option); it is not free.
+    """
+
+    __slots__ = ("coroutine", "func", "watch")
+
+    def __init__(
+        self, coroutine: Coroutine[Any, Any, Any], func: Callable[..., Any], watch: LoopWatch
+    ) -> None:
+        self.coroutine = coroutine
+        self.func = func
+        self.watch = watch
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coroutine, longest = self.coroutine, 0.0
+        value: Any = None
+        error: BaseException | None = None
+        try:
+            while True:
+                start = time.perf_counter()
+                try:
+                    if error is not None:
+                        yielded = coroutine.throw(error)
+                    else:
+                        yielded = coroutine.send(value)
+                except StopIteration as stop:
+                    return stop.value
+                finally:
+                    longest = max(longest, time.perf_counter() - start)
+                try:
+                    value, error = (yield yielded), None
+                except BaseException as exc:  # cancellation and friends go to the coroutine
+                    value, error = None, exc
+        finally:
+            self.watch(longest, self.func)
+
+
+def _call_watched(call: Call, watch: LoopWatch) -> tuple[Any, Exception | None]:
+    start = time.perf_counter()
+    try:
+        return _call_sync(call)
+    finally:
+        watch(time.perf_counter() - start, call[0])
+
+
 async def _drive_on_loop(
     flow: Flow[T],
     call: Call | None,
@@ -198,6 +251,7 @@ async def _drive_on_loop(
     *,
     run_sync_inline: bool,
     limiter: CapacityLimiter | None = None,
+    watch: LoopWatch | None = None,
 ) -> T:
     if call is None:
         finished, outcome = _advance(flow, None, None)
@@ -210,13 +264,19 @@ async def _drive_on_loop(
                 if before_async is not None:
                     await before_async()
                     before_async = None
-                value = await (func(*args, **kwargs) if kwargs else func(*args))
+                coroutine = func(*args, **kwargs) if kwargs else func(*args)
+                if watch is not None:
+                    coroutine = _Watched(coroutine, func, watch)
+                value = await coroutine
             except Exception as exc:
                 finished, outcome = _advance(flow, None, exc)
             else:
                 finished, outcome = _advance(flow, value, None)
         elif run_sync_inline:
-            finished, outcome = _advance(flow, *_call_sync(outcome))
+            if watch is not None:
+                finished, outcome = _advance(flow, *_call_watched(outcome, watch))
+            else:
+                finished, outcome = _advance(flow, *_call_sync(outcome))
         else:
             adaptations.thread_hops += 1
             finished, outcome = await anyio.to_thread.run_sync(
@@ -232,6 +292,7 @@ async def drive_async(
     limiter: CapacityLimiter | None = None,
     *,
     run_sync_inline: bool = False,
+    watch: LoopWatch | None = None,
 ) -> T:
     """Run ``flow`` on the event loop (ASGI).
 
@@ -239,7 +300,8 @@ async def drive_async(
     reads the request body in there, so the blocking body API works in async views).
     ``limiter`` bounds the worker threads used for sync stretches; ``run_sync_inline``
     runs sync callables on the loop instead (for views marked as never blocking).
+    ``watch``, if given, is told how long each callable held the loop at most.
     """
     return await _drive_on_loop(
-        flow, None, before_async, run_sync_inline=run_sync_inline, limiter=limiter
+        flow, None, before_async, run_sync_inline=run_sync_inline, limiter=limiter, watch=watch
     )

@@ -52,7 +52,7 @@ from types import CoroutineType
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from .exceptions import HTTPException, InternalServerError, RequestRedirect
-from .scaffold import is_async_callable
+from .scaffold import is_async_callable, is_inline
 from .sessions import SecureCookieSessionInterface, SessionInterface
 from .signals import (
     got_request_exception,
@@ -102,6 +102,7 @@ class EndpointPlan:
         "blueprints",
         "context_processors",
         "endpoint",
+        "run_inline",
         "session_open",
         "session_save",
         "stream_request",
@@ -165,6 +166,15 @@ class EndpointPlan:
         #: True when no callable of this endpoint (whatever the method) is async: one
         #: thread hop under ASGI.
         self.all_sync = not any(step.is_async for step in steps)
+        #: Under ASGI, run the sync callables on the loop: the route has some, and every
+        #: one is marked :func:`~ambi.inline` (``ambi routes`` shows it). Its error
+        #: handlers then run on the loop too.
+        sync_steps = [step for step in steps if not step.is_async]
+        self.run_inline = (
+            self.view is not None
+            and bool(sync_steps)
+            and all(is_inline(step.func) for step in sync_steps)
+        )
 
     def describe(self) -> dict[str, str]:
         """How this endpoint runs under each server (used by ``ambi routes``); for a
@@ -186,6 +196,10 @@ class EndpointPlan:
 
     def _describe(self, view: Step | None) -> dict[str, str]:
         view_async = view is not None and view.is_async
+        if self.run_inline and not self.all_sync:
+            return {"wsgi": "thread's persistent loop (one entry)", "asgi": "event loop, inline"}
+        if self.run_inline:
+            return {"wsgi": "direct (no loop)", "asgi": "event loop, inline (no thread)"}
         others = (*self.url_value, *self.before, *self.after, *self.teardown, *self.teardown_app)
         if self.session_open is not None and self.session_save is not None:
             others = (*others, self.session_open, self.session_save)

@@ -86,6 +86,8 @@ class App(Scaffold):
         "PROVIDE_AUTOMATIC_OPTIONS": True,
         "SEND_FILE_MAX_AGE_DEFAULT": None,
         "TEMPLATES_AUTO_RELOAD": None,
+        "SYNC_VIEW_THREADS": 40,
+        "LOOP_BLOCK_WARNING": None,
         **SESSION_CONFIG_DEFAULTS,
         # Safer than Flask's None; the cookie's value stays byte-compatible with Flask's.
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -11,17 +11,19 @@ the first ``async def`` callable runs, the body is read in (bounded by the reque
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
 import anyio
 import anyio.from_thread
 import anyio.to_thread
+from anyio import CapacityLimiter
 
-from ._drivers import drive_async
+from ._drivers import LoopWatch, drive_async
 from ._pipeline import release_request, request_flow, teardown_flow
 from .exceptions import ClientDisconnected, RequestEntityTooLarge
 from .wrappers import Connection
@@ -275,6 +277,55 @@ def _encode_headers(response: Response) -> list[tuple[bytes, bytes]]:
     ]
 
 
+def _sync_limiter(app: App) -> CapacityLimiter | None:
+    """The limiter of the worker threads that run sync views: ``SYNC_VIEW_THREADS`` per
+    event loop (``None``: anyio's default limiter, shared with other ``to_thread`` users)."""
+    total = app.config["SYNC_VIEW_THREADS"]
+    if total is None:
+        return None
+    loop = asyncio.get_running_loop()
+    cached: tuple[asyncio.AbstractEventLoop, CapacityLimiter] | None = app.__dict__.get(
+        "_ambi_sync_limiter"
+    )
+    if cached is not None and cached[0] is loop:
+        limiter = cached[1]
+        if limiter.total_tokens != total:
+            limiter.total_tokens = total
+        return limiter
+    limiter = CapacityLimiter(total)
+    app.__dict__["_ambi_sync_limiter"] = (loop, limiter)
+    return limiter
+
+
+def _loop_watch(app: App, ctx: RequestContext) -> LoopWatch | None:
+    """With ``LOOP_BLOCK_WARNING`` (seconds; in debug mode 0.1 when unset), a watch that
+    logs a warning naming the route when one callable holds the event loop longer."""
+    threshold = app.config["LOOP_BLOCK_WARNING"]
+    if threshold is None:
+        if not app.debug:
+            return None
+        threshold = 0.1
+    if threshold is False or threshold <= 0:
+        return None
+
+    def watch(seconds: float, func: Callable[..., Any]) -> None:
+        if seconds >= threshold:
+            request = ctx.request
+            app.logger.warning(
+                "The event loop was blocked for %.3f s by %s on %s %s (endpoint %r):"
+                " every other request on this loop waited. Await the slow work, move it"
+                " to a thread (anyio.to_thread.run_sync), or make the function a plain"
+                " def without @inline so that it runs in a worker thread.",
+                seconds,
+                getattr(func, "__qualname__", repr(func)),
+                request.method,
+                request.path,
+                request.endpoint,
+            )
+
+    return watch
+
+
 async def _handle_http(app: App, scope: Scope, receive: Receive, send: Send) -> None:
     connection = ASGIConnection(scope, receive)
     ctx = app.create_request_context(connection)
@@ -288,9 +339,19 @@ async def _handle_http(app: App, scope: Scope, receive: Receive, send: Send) -> 
                 ctx.request.max_content_length, app.config["BODY_SPOOL_THRESHOLD"]
             )
 
+        plan = ctx.plan
+        before_async: Callable[[], Awaitable[None]] | None = (
+            None if plan.stream_request else read_body
+        )
+        if plan.run_inline and before_async is not None:
+            await read_body()  # sync callables on the loop cannot wait for the body
+            before_async = None
         response = sent = await drive_async(
             request_flow(app, ctx),
-            before_async=None if ctx.plan.stream_request else read_body,
+            before_async=before_async,
+            limiter=_sync_limiter(app),
+            run_sync_inline=plan.run_inline,
+            watch=_loop_watch(app, ctx),
         )
         await send(
             {

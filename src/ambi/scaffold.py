@@ -22,7 +22,9 @@ __all__ = [
     "ScopeKey",
     "find_instance_path",
     "find_package_path",
+    "inline",
     "is_async_callable",
+    "is_inline",
     "setupmethod",
 ]
 
@@ -88,6 +90,32 @@ def is_async_callable(func: Callable[..., Any]) -> bool:
         return True
     call = getattr(func, "__call__", None)  # noqa: B004 - we want the method itself
     return call is not None and not inspect.isfunction(func) and inspect.iscoroutinefunction(call)
+
+
+def inline(func: F) -> F:
+    """Mark a ``def`` view or hook as never blocking, so that under ASGI it runs on the
+    event loop instead of in a worker thread (no thread hop)::
+
+        @app.get("/ping")
+        @inline
+        def ping():
+            return "pong"
+
+    It takes effect for a route when every ``def`` callable of the route (hooks, view,
+    ``teardown_appcontext``) is marked or is ``async def``; otherwise the route keeps its
+    one thread hop. The request body of an inline route is read before the view runs. A
+    marked function that does block (I/O, ``time.sleep``, a long computation) stalls every
+    request on that event loop: mark only what is cheap. Under WSGI it changes nothing.
+    """
+    func.__ambi_inline__ = True  # type: ignore[attr-defined]
+    return func
+
+
+def is_inline(func: Callable[..., Any]) -> bool:
+    """Whether ``func`` was marked with :func:`inline`."""
+    while isinstance(func, functools.partial):
+        func = func.func
+    return bool(getattr(func, "__ambi_inline__", False))
 
 
 def setupmethod(method: F) -> F:
