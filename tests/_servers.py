@@ -87,6 +87,18 @@ SERVERS: dict[str, Callable[..., list[str]]] = {
         f"{HOST}:{port}",
         target,
     ],
+    # gunicorn managing uvicorn worker processes (the uvicorn-worker package): ASGI.
+    "gunicorn-uvicorn": lambda port, target=TARGET: [
+        *_PY,
+        "gunicorn",
+        "-k",
+        "uvicorn_worker.UvicornWorker",
+        "-w",
+        "1",
+        "-b",
+        f"{HOST}:{port}",
+        target,
+    ],
     "hypercorn": lambda port, target=TARGET: [*_PY, "hypercorn", "-b", f"{HOST}:{port}", target],
     "granian-asgi": lambda port, target=TARGET: [
         *_PY,
@@ -117,7 +129,7 @@ SERVERS: dict[str, Callable[..., list[str]]] = {
 }
 
 # Which face of the one app object each server is expected to call.
-ASGI_SERVERS = ("uvicorn", "hypercorn", "granian-asgi")
+ASGI_SERVERS = ("uvicorn", "gunicorn-uvicorn", "hypercorn", "granian-asgi")
 WSGI_SERVERS = ("gunicorn", "granian-wsgi")
 
 
