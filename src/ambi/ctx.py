@@ -47,6 +47,12 @@ class _AppCtxGlobals:
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(f"'g' has no attribute {name!r}: nothing set it in this context.")
 
+    if TYPE_CHECKING:  # any attribute may be set and deleted (``g.user = ...``)
+
+        def __setattr__(self, name: str, value: Any) -> None: ...
+
+        def __delattr__(self, name: str) -> None: ...
+
     def __contains__(self, item: str) -> bool:
         return item in self.__dict__
 
