@@ -36,9 +36,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typing(session: nox.Session) -> None:
-    """mypy --strict on the package."""
+    """mypy --strict on the package and the example app."""
     session.install("-e", ".[lint]")
-    session.run("mypy", "--strict", "src/ambi")
+    session.run("mypy", "--strict", "src/ambi", "examples/notes")
 
 
 @nox.session
