@@ -9,7 +9,7 @@ object runs under uvicorn (ASGI) and gunicorn (WSGI)::
 
     ambi --app examples.notes init-db
     ambi --app examples.notes add-user alice
-    uvicorn examples.notes.main:app        # or: gunicorn examples.notes.main:app
+    uvicorn examples.notes.main:app        # or: gunicorn --threads 8 examples.notes.main:app
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Ambi:
         app.config.from_mapping(test_config)
 
     db.init_app(app)
-    # auth first: its hook loads g.user, which the CSRF check and every view rely on.
+    # auth first: its hook loads g.user, which the views, the error pages and the 413
+    # handler use; the CSRF check runs after it.
     app.register_blueprint(auth.bp)
     csrf.init_app(app)
     app.register_blueprint(notes.bp)

@@ -20,7 +20,8 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 @bp.get("/health")
 async def health() -> dict[str, str]:
-    """Open to everyone and touches no database: it answers while the app serves."""
+    """Open to everyone; it answers while the app serves. (The app-wide hook that loads
+    ``g.user`` still runs first, and reads the user only when a session cookie names one.)"""
     return {"status": "ok"}
 
 

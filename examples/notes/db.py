@@ -26,9 +26,10 @@ TABLES = ("note", "user")  # in drop order: notes refer to users
 def connect(database: str | Path) -> sqlite3.Connection:
     """A connection whose rows can be read by column name (``row["title"]``)."""
     Path(database).parent.mkdir(parents=True, exist_ok=True)
-    # Under an ASGI server, a request's def hooks and def view may run in different worker
-    # threads (an async def view with def hooks hops once per hook), while the connection is
-    # used by one request at a time: allow that instead of sqlite3's same-thread check.
+    # Under an ASGI server, an async def view's def hooks run in worker threads, one hop
+    # before the view and another after it, possibly in two different threads (an all-def
+    # route stays on one thread). The connection is still used by one request at a time,
+    # never concurrently: allow that instead of sqlite3's same-thread check.
     connection = sqlite3.connect(database, check_same_thread=False)
     connection.row_factory = sqlite3.Row
     connection.execute("PRAGMA foreign_keys = ON")
