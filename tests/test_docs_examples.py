@@ -3,6 +3,7 @@ every ```pycon``` session of the guide pages (docs/_tools/check_examples.py)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -53,3 +54,19 @@ def test_every_guide_page_is_checked() -> None:
     }
     pages = {f"docs/{path.name}" for path in (REPO / "docs").glob("*.md")}
     assert pages - unchecked == set(_pages())
+
+
+_TITLED = re.compile(
+    r'^```[a-z]*[^\n]*title="(?P<file>[^"]+)"[^\n]*\n(?P<body>.*?)^```[ ]*$', re.S | re.M
+)
+
+
+def test_tutorial_quotes_the_example_code_verbatim() -> None:
+    """Every block of the tutorial titled with a file name is a verbatim piece of that
+    file, so the page cannot drift from the code the tests run."""
+    text = (REPO / "docs" / "tutorial.md").read_text(encoding="utf-8")
+    blocks = list(_TITLED.finditer(text))
+    assert len(blocks) >= 20
+    for block in blocks:
+        source = (REPO / block["file"]).read_text(encoding="utf-8")
+        assert block["body"] in source, f"{block['file']}: the tutorial's block drifted"
