@@ -35,6 +35,7 @@ __all__ = [
     "HOST",
     "REPO_ROOT",
     "SERVERS",
+    "SERVER_VARIANTS",
     "TARGET",
     "WSGI_SERVERS",
     "RunningServer",
@@ -125,6 +126,33 @@ SERVERS: dict[str, Callable[..., list[str]]] = {
         "--workers",
         "1",
         target,
+    ],
+}
+
+# Variants outside the general matrix above: uvicorn with each of its websocket
+# protocol implementations (for the websocket tests). ``start_server`` knows them too.
+SERVER_VARIANTS: dict[str, Callable[..., list[str]]] = {
+    "uvicorn-wsproto": lambda port, target=TARGET: [
+        *_PY,
+        "uvicorn",
+        target,
+        "--ws",
+        "wsproto",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+    ],
+    "uvicorn-websockets": lambda port, target=TARGET: [
+        *_PY,
+        "uvicorn",
+        target,
+        "--ws",
+        "websockets",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
     ],
 }
 
@@ -246,10 +274,17 @@ def _wait_ready(server: RunningServer, deadline: float) -> bool:
     )
 
 
-def start_server(name: str, target: str = TARGET) -> RunningServer:
-    """Start server ``name`` (a key of :data:`SERVERS`) serving ``target`` (an app's
-    ``module:attribute``, which must answer ``GET /text``) and wait until it answers."""
-    build = SERVERS[name]
+def start_server(
+    name: str, target: str = TARGET, *, command: Callable[..., list[str]] | None = None
+) -> RunningServer:
+    """Start server ``name`` (a key of :data:`SERVERS` or :data:`SERVER_VARIANTS`) serving
+    ``target`` (an app's ``module:attribute``, which must answer ``GET /text``) and wait
+    until it answers. ``command`` (``(port, target) -> argv``) starts it with flags of a
+    test module's own instead; ``name`` then only names it."""
+    if command is not None:
+        build = command
+    else:
+        build = SERVERS[name] if name in SERVERS else SERVER_VARIANTS[name]
     last_log = ""
     for _attempt in range(BIND_ATTEMPTS):
         port = free_port()

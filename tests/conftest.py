@@ -71,3 +71,31 @@ def make_client(interface: str) -> Iterator[Callable[..., AmbiClient]]:
 @pytest.fixture
 def client(app: Ambi, make_client: Callable[..., AmbiClient]) -> AmbiClient:
     return make_client(app)
+
+
+# --- property-based fuzzing (tests/test_fuzz_*.py, tests/_fuzz.py) ---------------------------
+# "ambi-ci", the default everywhere: derandomized (the same examples on every run, so a
+# failure in CI reproduces locally) and no example database. "ambi-explore": random examples,
+# for a longer search (see tests/_fuzz.py); pick it with --hypothesis-profile=ambi-explore.
+import sys as _sys  # noqa: E402
+
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile(
+    "ambi-ci", derandomize=True, database=None, deadline=None, print_blob=True
+)
+_hypothesis_settings.register_profile("ambi-explore", deadline=None, print_blob=True)
+_hypothesis_settings.load_profile("ambi-ci")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print how many hypothesis examples the fuzz properties ran, if any ran."""
+    counts: dict[str, int] = {}
+    for name in ("tests._fuzz", "_fuzz"):  # imported as either, depending on sys.path
+        module = _sys.modules.get(name)
+        if module is not None:
+            counts.update(module.EXAMPLES)
+    if counts:
+        terminalreporter.write_line(
+            f"fuzz: {sum(counts.values())} hypothesis examples run by {len(counts)} properties"
+        )

@@ -15,6 +15,7 @@ import ambi
 PACKAGE = Path(ambi.__file__).parent
 CORE = {
     "_pipeline",
+    "_sse_format",
     "_testing_connection",
     "app",
     "appgroup",
@@ -29,6 +30,8 @@ CORE = {
     "helpers",
     "http",
     "json",
+    "middleware",
+    "mounts",
     "routing",
     "sendfile",
     "scaffold",
@@ -39,9 +42,22 @@ CORE = {
     "types",
     "utils",
     "views",
+    "websocket",
     "wrappers",
 }
-ADAPTERS = {"_drivers", "asgi", "wsgi", "serving", "testing", "cli"}
+ADAPTERS = {
+    "_drivers",
+    "_background",
+    "_lifespan",
+    "asgi",
+    "bridges",
+    "wsgi",
+    "serving",
+    "testing",
+    "cli",
+    "sse",
+    "asgi_websocket",
+}
 FORBIDDEN = {
     "asyncio",
     "anyio",

@@ -171,9 +171,12 @@ def test_app_context_signals(app: Ambi) -> None:
     assert events == ["pushed", "inside", "down", "popped"]
 
 
-def test_got_request_exception(app: Ambi, client: AmbiClient, as_view: MakeView) -> None:
+def test_got_request_exception(
+    app: Ambi, client: AmbiClient, as_view: MakeView, monkeypatch: pytest.MonkeyPatch
+) -> None:
     app.testing = False
-    app.logger.disabled = True
+    # The logger is shared by every app named like this one: restore it after the test.
+    monkeypatch.setattr(app.logger, "disabled", True)
     error = ValueError("boom")
 
     def fail() -> str:

@@ -15,8 +15,9 @@ For each page and each interface ("wsgi", then "asgi"):
   whose info string has ``title="test_`` are pytest files and are skipped, as are
   blocks tagged ``no-check``);
 * every ```` ```pycon ```` block runs as a doctest in that namespace (ELLIPSIS and
-  NORMALIZE_WHITESPACE on), with ``app.test_client()`` defaulting to the interface
-  being checked, so every output a page shows is checked on both servers' code paths.
+  NORMALIZE_WHITESPACE on), with ``app.test_client()`` and ``app.test_serving()``
+  defaulting to the interface being checked, so every output a page shows is checked on
+  both servers' code paths.
 """
 
 from __future__ import annotations
@@ -39,10 +40,14 @@ FENCE = re.compile(
 PAGES = [
     "docs/request-data.md",
     "docs/responses.md",
+    "docs/sse.md",
+    "docs/websockets.md",
     "docs/sessions.md",
     "docs/files.md",
     "docs/errors.md",
     "docs/limits.md",
+    "docs/fuzzing.md",
+    "docs/security.md",
     "docs/quickstart.md",
     "docs/blueprints.md",
     "docs/templates.md",
@@ -50,6 +55,8 @@ PAGES = [
     "docs/views.md",
     "docs/cli.md",
     "docs/extensions.md",
+    "docs/migrating-incrementally.md",
+    "docs/lifespan.md",
 ]
 
 FIXTURES = {
@@ -99,10 +106,12 @@ def check_page(path: str, interface: str) -> tuple[int, int]:
     failures = attempts = 0
     cwd = os.getcwd()
     defaults = Ambi.test_client.__defaults__
+    serving_defaults = Ambi.test_serving.__defaults__
     with tempfile.TemporaryDirectory() as root:
         make_fixtures(root)
         os.chdir(root)
         Ambi.test_client.__defaults__ = (interface,)
+        Ambi.test_serving.__defaults__ = (interface,)
         namespace: dict = {"__name__": "app"}
         runner = doctest.DocTestRunner(
             optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False
@@ -128,6 +137,7 @@ def check_page(path: str, interface: str) -> tuple[int, int]:
                     failures += result.failed
         finally:
             Ambi.test_client.__defaults__ = defaults
+            Ambi.test_serving.__defaults__ = serving_defaults
             os.chdir(cwd)
     return attempts, failures
 

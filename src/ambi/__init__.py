@@ -13,18 +13,20 @@ from .config import Config
 from .ctx import AppContext, RequestContext
 from .exceptions import HTTPException, abort
 from .flashing import flash, get_flashed_messages
-from .globals import current_app, g, request, session
+from .globals import current_app, g, request, session, websocket
 from .helpers import after_this_request, make_response, redirect, stream_with_context, url_for
 from .json import jsonify
 from .scaffold import inline
 from .sendfile import send_file, send_from_directory
 from .serving import Ambi
+from .sse import EventStream, ServerSentEvent, sse
 from .templating import (
     render_template,
     render_template_string,
     stream_template,
     stream_template_string,
 )
+from .websocket import SyncWebsocket, Websocket, WebSocketDisconnect
 from .wrappers import Request, Response
 
 __version__ = "0.1.0.dev0"
@@ -35,10 +37,15 @@ __all__ = [
     "AppContext",
     "Blueprint",
     "Config",
+    "EventStream",
     "HTTPException",
     "Request",
     "RequestContext",
     "Response",
+    "ServerSentEvent",
+    "SyncWebsocket",
+    "WebSocketDisconnect",
+    "Websocket",
     "abort",
     "after_this_request",
     "current_app",
@@ -55,8 +62,10 @@ __all__ = [
     "send_file",
     "send_from_directory",
     "session",
+    "sse",
     "stream_template",
     "stream_template_string",
     "stream_with_context",
     "url_for",
+    "websocket",
 ]

@@ -37,6 +37,7 @@ __all__ = [
     "adaptations",
     "drive_async",
     "drive_sync",
+    "keep_thread_event_loop",
     "run_coroutine_sync",
     "thread_event_loop",
 ]
@@ -112,6 +113,18 @@ def thread_event_loop() -> asyncio.AbstractEventLoop:
     return holder.loop
 
 
+def keep_thread_event_loop() -> asyncio.AbstractEventLoop:
+    """The calling thread's persistent loop, kept open after the thread ends (until
+    exit), so that what was opened on it (lifespan startup under WSGI) can be closed on
+    it later, from another thread (:func:`drive_sync` with ``loop``)."""
+    loop = thread_event_loop()
+    _kept_loops.add(_thread_state.holder)
+    return loop
+
+
+_kept_loops: set[_ThreadLoop] = set()
+
+
 def _no_running_loop(
     what: str, advice: str, closing: Generator[Any, Any, Any] | Coroutine[Any, Any, Any]
 ) -> None:
@@ -123,7 +136,9 @@ def _no_running_loop(
     raise RuntimeError(f"{what} from inside a running event loop. {advice}")
 
 
-def _run_on_thread_loop(flow: Flow[T], call: Call) -> T:
+def _run_on_thread_loop(
+    flow: Flow[T], call: Call, loop: asyncio.AbstractEventLoop | None = None
+) -> T:
     _no_running_loop(
         "An async def callable was reached while Ambi was called as a WSGI app",
         "Serve the app through its ASGI interface there (await app(scope, receive, send)),"
@@ -131,7 +146,7 @@ def _run_on_thread_loop(flow: Flow[T], call: Call) -> T:
         flow,
     )
     adaptations.loop_entries += 1
-    return thread_event_loop().run_until_complete(
+    return (loop or thread_event_loop()).run_until_complete(
         _drive_on_loop(flow, call, None, run_sync_inline=True)
     )
 
@@ -167,13 +182,15 @@ def _advance(flow: Flow[T], value: Any, error: Exception | None) -> tuple[bool, 
         return True, stop.value
 
 
-def drive_sync(flow: Flow[T]) -> T:
+def drive_sync(flow: Flow[T], loop: asyncio.AbstractEventLoop | None = None) -> T:
     """Run ``flow`` on the calling thread (WSGI): sync callables directly, and at the
-    first async callable, the rest of the flow on this thread's persistent loop."""
+    first async callable, the rest of the flow on this thread's persistent loop (or on
+    ``loop``, another thread's idle loop: lifespan shutdown at exit finishes there what
+    startup began)."""
     finished, outcome = _advance(flow, None, None)
     while not finished:
         if outcome[1]:  # async: finish the whole flow on the thread's loop
-            return _run_on_thread_loop(flow, outcome)
+            return _run_on_thread_loop(flow, outcome, loop)
         finished, outcome = _advance(flow, *_call_sync(outcome))
     result: T = outcome
     return result

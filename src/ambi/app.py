@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import AsyncIterable, Callable, Coroutine, Iterable, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, ClassVar, TypeVar, cast
@@ -24,8 +25,15 @@ from ._pipeline import EndpointPlan, Step
 from .config import Config
 from .ctx import AppContext, RequestContext, _AppCtxGlobals
 from .datastructures import Headers
-from .exceptions import HTTPException, InternalServerError, NotFound, RequestRedirect
-from .routing import Map, Rule
+from .exceptions import (
+    HTTPException,
+    InternalServerError,
+    NotFound,
+    RequestRedirect,
+    SecurityError,
+)
+from .mounts import Interface, MountedApp, MountTable, detect_interface, normalize_prefix
+from .routing import Map, Rule, WebsocketMismatch
 from .scaffold import (
     F,
     Scaffold,
@@ -42,6 +50,7 @@ from .sessions import (
     SessionMixin,
 )
 from .templating import Environment
+from .websocket import Websocket, WebsocketContext, WebsocketPlan
 from .wrappers import DEFAULT_MAX_CONTENT_LENGTH, Connection, Request, Response
 
 if TYPE_CHECKING:
@@ -62,6 +71,8 @@ class App(Scaffold):
     response_class: ClassVar[type[Response]] = Response
     url_rule_class: ClassVar[type[Rule]] = Rule
     url_map_class: ClassVar[type[Map]] = Map
+    #: The class of ``ambi.websocket`` in websocket handlers (Quart's name).
+    websocket_class: ClassVar[type[Websocket]] = Websocket
     app_ctx_globals_class: ClassVar[type[_AppCtxGlobals]] = _AppCtxGlobals
     json_provider_class: ClassVar[type[ambi_json.JSONProvider]] = ambi_json.DefaultJSONProvider
     #: The class of :attr:`jinja_env`.
@@ -78,6 +89,7 @@ class App(Scaffold):
         "SERVER_NAME": None,
         "APPLICATION_ROOT": "/",
         "PREFERRED_URL_SCHEME": "http",
+        "TRUSTED_HOSTS": None,
         "MAX_CONTENT_LENGTH": DEFAULT_MAX_CONTENT_LENGTH,
         "MAX_FORM_MEMORY_SIZE": 500_000,
         "MAX_FORM_PARTS": 1000,
@@ -88,6 +100,10 @@ class App(Scaffold):
         "TEMPLATES_AUTO_RELOAD": None,
         "SYNC_VIEW_THREADS": 40,
         "LOOP_BLOCK_WARNING": None,
+        "WEBSOCKET_MAX_MESSAGE_SIZE": 1024 * 1024,
+        "WEBSOCKET_SYNC_THREADS": 100,
+        "BACKGROUND_TASK_THREADS": 10,
+        "BACKGROUND_TASK_SHUTDOWN_TIMEOUT": 20.0,
         **SESSION_CONFIG_DEFAULTS,
         # Safer than Flask's None; the cookie's value stays byte-compatible with Flask's.
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -106,8 +122,15 @@ class App(Scaffold):
         template_folder: str | os.PathLike[str] | None = "templates",
         instance_path: str | os.PathLike[str] | None = None,
         instance_relative_config: bool = False,
+        lifespan: Callable[[Any], AbstractAsyncContextManager[Any]] | None = None,
     ) -> None:
         super().__init__(import_name)
+        #: ``lifespan(app)`` returns an async context manager entered before the app
+        #: serves and exited after (Starlette's ``lifespan``); see :meth:`before_serving`.
+        self.lifespan = lifespan
+        #: Functions run before the app serves / after it stopped, in registration order.
+        self.before_serving_funcs: list[Callable[[], Any]] = []
+        self.after_serving_funcs: list[Callable[[], Any]] = []
         self.root_path = root_path or find_package_path(import_name)
         if instance_path is None:
             instance_path = find_instance_path(import_name, self.name)
@@ -137,6 +160,13 @@ class App(Scaffold):
         self._plans: dict[str | None, EndpointPlan] = {}
         #: Endpoints registered with ``stream_request=True``: their body is not read ahead.
         self.streaming_endpoints: set[str] = set()
+        #: Other apps mounted with :meth:`mount` and :meth:`fallback`; ``None`` until then.
+        self.mount_table: MountTable | None = None
+        #: Endpoints registered with ``@app.websocket`` (served by ASGI servers only).
+        self.websocket_endpoints: set[str] = set()
+        self._websocket_plans: dict[str | None, WebsocketPlan] = {}
+        #: Set once the first WSGI request was served (see ``wsgi.py``).
+        self._wsgi_checked = False
         self._error_handler_cache: dict[
             tuple[type[BaseException], tuple[str, ...]], Step | None
         ] = {}
@@ -168,6 +198,7 @@ class App(Scaffold):
 
     def _registration_changed(self) -> None:
         self._plans.clear()
+        self._websocket_plans.clear()
         self._error_handler_cache.clear()
 
     @property
@@ -409,6 +440,10 @@ class App(Scaffold):
             endpoint = view_func.__name__
         options["endpoint"] = endpoint
         stream_request = bool(options.pop("stream_request", False))
+        if options.get("websocket"):
+            # The handshake is a GET; OPTIONS means nothing to a websocket client.
+            provide_automatic_options = False
+            self.websocket_endpoints.add(endpoint)
         methods = options.pop("methods", None)
         if methods is None:
             methods = getattr(view_func, "methods", None) or ("GET",)
@@ -448,6 +483,129 @@ class App(Scaffold):
         """The registered blueprints, in registration order."""
         return list(self.blueprints.values())
 
+    # -- other applications (mounts.py; run by the adapters through bridges.py) -------------
+
+    def mount(
+        self,
+        prefix: str,
+        app: Callable[..., Any],
+        *,
+        interface: Interface | None = None,
+        endpoint_prefix: str | None = None,
+    ) -> None:
+        """Serve every request under ``prefix`` with another WSGI or ASGI application::
+
+            app.mount("/legacy", legacy_flask_app)   # /legacy and /legacy/..., not /legacyx
+
+        The other app sees the prefix in ``SCRIPT_NAME`` (WSGI) or ``root_path`` (ASGI)
+        and the rest of the path in ``PATH_INFO`` (or ``path``, which per the ASGI spec
+        still includes ``root_path``). Its kind is detected (an ``async def`` callable is
+        ASGI, another Ambi app serves both ways, anything else is WSGI); ``interface``
+        (``"wsgi"``, ``"asgi"`` or ``"both"``) overrides that. Under a WSGI server a WSGI
+        app is called directly; under an ASGI server it runs in worker threads through
+        a2wsgi, its body streamed. An ASGI app is awaited directly under an ASGI server
+        and runs through a2wsgi on an event loop thread of its own under a WSGI server.
+
+        Mounted requests bypass Ambi entirely: no routing, hooks, error handlers,
+        sessions or limits of this app apply. With ``endpoint_prefix``, the mounted app's
+        URL rules (a Flask app's ``url_map``) are added as build-only rules under that
+        prefix, so ``url_for("legacy.index")`` builds ``/legacy/``. The root ``/`` is
+        refused: that is :meth:`fallback`.
+        """
+        normalized = normalize_prefix(prefix)
+        table = self.mount_table or MountTable()
+        table.add(MountedApp(app, detect_interface(app, interface), normalized))
+        self.mount_table = table
+        if endpoint_prefix is not None:
+            self.add_build_only_rules(app, endpoint_prefix=endpoint_prefix, url_prefix=normalized)
+
+    def fallback(
+        self,
+        app: Callable[..., Any],
+        *,
+        interface: Interface | None = None,
+        endpoint_prefix: str | None = None,
+    ) -> None:
+        """Send every request this app does not route to another WSGI or ASGI
+        application, unchanged (same ``SCRIPT_NAME``/``root_path``): the way to migrate
+        an existing app one route at a time::
+
+            app = Ambi(__name__, static_folder=None)
+            app.fallback(legacy_flask_app, endpoint_prefix="legacy")
+
+        A request goes to the fallback when no rule matches its path (what would be a
+        404) or when rules match its path but not its method (a 405: the legacy app may
+        still serve that method). The decision is made once, when the URL is matched,
+        before any hook runs: a fallback request runs none of this app's hooks, error
+        handlers or session handling. A strict-slash redirect to one of this app's
+        routes, automatic ``OPTIONS`` and a 400 for a malformed path stay this app's.
+        ``interface`` and ``endpoint_prefix`` are as for :meth:`mount`; one fallback per
+        app.
+        """
+        table = self.mount_table or MountTable()
+        if table.fallback is not None:
+            raise ValueError(
+                f"This app already has a fallback ({table.fallback.app!r}); mount other"
+                " apps under a prefix with app.mount(prefix, other_app)."
+            )
+        table.fallback = MountedApp(app, detect_interface(app, interface))
+        self.mount_table = table
+        if endpoint_prefix is not None:
+            self.add_build_only_rules(app, endpoint_prefix=endpoint_prefix)
+
+    def add_build_only_rules(
+        self, source: Any, *, endpoint_prefix: str, url_prefix: str = ""
+    ) -> None:
+        """Add the URL rules of another app (a Flask app, or a Werkzeug ``Map``) as
+        build-only rules: never matched, only built by ``url_for``, each endpoint
+        renamed ``"<endpoint_prefix>.<endpoint>"`` and each path put under
+        ``url_prefix``::
+
+            app.add_build_only_rules(legacy, endpoint_prefix="legacy")
+            url_for("legacy.profile", user_id=1)   # "/profile/1", served by the legacy app
+
+        The rules are copied now: rules added to the other app later are not seen. A
+        rule using a converter this app does not know raises ``ValueError``; register
+        the converter in ``app.url_map.converters`` first, or add that rule by hand with
+        ``app.add_url_rule(rule, endpoint=..., build_only=True)``.
+        """
+        url_map = getattr(source, "url_map", source)
+        iter_rules = getattr(url_map, "iter_rules", None)
+        if iter_rules is None:
+            raise TypeError(
+                f"{source!r} has no URL rules to import (a Flask app or a Werkzeug Map);"
+                " add build-only rules one by one with"
+                " app.add_url_rule(rule, endpoint=..., build_only=True)."
+            )
+        if url_prefix:
+            url_prefix = normalize_prefix(url_prefix)
+        for rule in list(iter_rules()):
+            endpoint = f"{endpoint_prefix}.{rule.endpoint}"
+            options: dict[str, Any] = {"strict_slashes": getattr(rule, "strict_slashes", None)}
+            if getattr(rule, "defaults", None):
+                options["defaults"] = dict(rule.defaults)
+            if getattr(rule, "subdomain", None):
+                options["subdomain"] = rule.subdomain
+            if getattr(rule, "host", None):
+                options["host"] = rule.host
+            methods = getattr(rule, "methods", None) or ("GET", "POST", "PUT", "PATCH", "DELETE")
+            try:
+                self.add_url_rule(
+                    url_prefix + rule.rule,
+                    endpoint=endpoint,
+                    methods=sorted(methods),
+                    provide_automatic_options=False,
+                    build_only=True,
+                    **options,
+                )
+            except (LookupError, ValueError) as exc:
+                raise ValueError(
+                    f"The rule {rule.rule!r} (endpoint {rule.endpoint!r}) of {source!r}"
+                    f" cannot be added as a build-only rule: {exc}. Register its converter"
+                    " in app.url_map.converters first, or add the rule by hand with"
+                    " app.add_url_rule(rule, endpoint=..., build_only=True)."
+                ) from exc
+
     # -- per-request objects ------------------------------------------------------------------
 
     def plan_for(self, endpoint: str | None) -> EndpointPlan:
@@ -464,47 +622,135 @@ class App(Scaffold):
         request.max_form_memory_size = config["MAX_FORM_MEMORY_SIZE"]
         request.max_form_parts = config["MAX_FORM_PARTS"]
         request.max_form_part_header_size = config["MAX_FORM_PART_HEADER_SIZE"]
+        # PERF: while TRUSTED_HOSTS is unset (the default) this one dict lookup is its whole
+        # cost per request (benchmarks/inprocess.py).
+        trusted_hosts = config["TRUSTED_HOSTS"]
+        if trusted_hosts is not None:
+            _check_host(request, trusted_hosts)
         ctx = RequestContext(self, request)
-        endpoint: str | None = None
-        if request.routing_exception is None:
-            try:
-                if self.subdomain_matching or self.url_map.host_matching:
-                    rule, values = self._match_on_domain(ctx)
-                else:
-                    rule, values = self.url_map.match(request.path, request.method)
-            except RequestRedirect as redirect:
-                query = connection.query_string
-                location = f"{request.url_root.rstrip('/')}{redirect.new_url}"
-                if query:
-                    location = f"{location}?{query.decode('latin-1')}"
-                request.routing_exception = RequestRedirect(location)
-            except HTTPException as exc:
-                request.routing_exception = exc
-            else:
-                request.url_rule = rule
-                request.view_args = values
-                endpoint = rule.endpoint
-                ctx.automatic_options = request.method == "OPTIONS" and bool(
-                    getattr(rule, "provide_automatic_options", False)
-                )
-        ctx.plan = self.plan_for(endpoint)
+        ctx.plan = self.plan_for(
+            self._match_url(ctx, False) if request.routing_exception is None else None
+        )
         return ctx
 
-    def _match_on_domain(self, ctx: RequestContext) -> tuple[Rule, dict[str, Any]]:
+    def websocket_plan_for(self, endpoint: str | None) -> WebsocketPlan:
+        """The frozen hook chain of the websocket endpoint ``endpoint``."""
+        plan = self._websocket_plans.get(endpoint)
+        if plan is None:
+            plan = self._websocket_plans[endpoint] = WebsocketPlan(self, endpoint)
+        return plan
+
+    def create_websocket_context(self, connection: Connection) -> WebsocketContext:
+        """Build the websocket (the handshake request) and its context, and match the URL
+        against the websocket rules. No user code runs here."""
+        websocket = self.websocket_class(
+            connection,
+            self.json.loads,
+            self.json.dumps,
+            self.config["WEBSOCKET_MAX_MESSAGE_SIZE"],
+        )
+        trusted_hosts = self.config["TRUSTED_HOSTS"]
+        if trusted_hosts is not None:
+            _check_host(websocket, trusted_hosts)
+        ctx = WebsocketContext(self, websocket)
+        ctx.plan = self.websocket_plan_for(
+            self._match_url(ctx, True) if websocket.routing_exception is None else None
+        )
+        return ctx
+
+    def _match_url(self, ctx: RequestContext, websocket: bool) -> str | None:
+        """Match the request's URL: set its ``url_rule`` and ``view_args`` and return the
+        endpoint, or store the routing error on the request and return ``None``."""
+        request = ctx.request
+        try:
+            if self.subdomain_matching or self.url_map.host_matching:
+                rule, values = self._match_on_domain(ctx, websocket)
+            else:
+                rule, values = self.url_map.match(request.path, request.method, websocket=websocket)
+        except RequestRedirect as redirect:
+            from .http import url_quote  # a rare path: keep the import off the hot one
+
+            query = request.connection.query_string
+            # new_url is a decoded path: quote it back ("%3F" must not become a "?", nor a
+            # decoded CR/LF or "€" reach the Location header).
+            path = url_quote(request.root_path.rstrip("/") + redirect.new_url)
+            try:
+                host = request.host
+            except HTTPException as exc:  # an invalid Host, or one not in TRUSTED_HOSTS
+                request.routing_exception = exc
+                return None
+            # Without any host (HTTP/1.0, no Host): a relative location, not "http:///...".
+            location = f"{request.scheme}://{host}{path}" if host else "/" + path.lstrip("/")
+            if query:
+                location = f"{location}?{query.decode('latin-1')}"
+            request.routing_exception = RequestRedirect(location)
+        except WebsocketMismatch:
+            request.routing_exception = _websocket_mismatch(request, websocket)
+        except HTTPException as exc:
+            request.routing_exception = exc
+        else:
+            request.url_rule = rule
+            request.view_args = values
+            ctx.automatic_options = request.method == "OPTIONS" and bool(
+                getattr(rule, "provide_automatic_options", False)
+            )
+            return rule.endpoint
+        return None
+
+    def _match_on_domain(
+        self, ctx: RequestContext, websocket: bool = False
+    ) -> tuple[Rule, dict[str, Any]]:
         """Match the URL with the request's host (``host_matching``) or subdomain."""
         request = ctx.request
         url_map = self.url_map
         if url_map.host_matching:
             host = ctx.url_host = url_map.normalize_host(request.host, request.scheme)
-            return url_map.match(request.path, request.method, host=host)
+            return url_map.match(request.path, request.method, host=host, websocket=websocket)
         server_name = self.config["SERVER_NAME"]
         if not server_name:  # as Flask: every request is on the default subdomain
-            return url_map.match(request.path, request.method)
+            return url_map.match(request.path, request.method, websocket=websocket)
         subdomain = url_map.subdomain_of(request.host, server_name, request.scheme)
         if subdomain is None:  # a host outside SERVER_NAME: no rule is for it
             raise NotFound()
         ctx.url_subdomain = subdomain
-        return url_map.match(request.path, request.method, subdomain=subdomain)
+        return url_map.match(request.path, request.method, subdomain=subdomain, websocket=websocket)
+
+    @setupmethod
+    def before_serving(self, func: F) -> F:
+        """Run ``func()`` once before the app serves its first request (Quart's
+        ``before_serving``): open pools and clients there, close them in
+        :meth:`after_serving`::
+
+            @app.before_serving
+            async def open_pool():
+                app.extensions["pool"] = await create_pool()
+
+        ``def`` or ``async def``; several run in registration order, inside an app
+        context (``current_app`` and ``g``), after entering the ``lifespan`` context
+        manager if the app has one. Under ASGI they run on the lifespan protocol (a
+        failure stops the server); under WSGI once per worker process, at its first
+        request, on that request's thread. Test clients do not run them: use
+        :meth:`~ambi.Ambi.test_serving`. See the Lifespan guide.
+        """
+        self.before_serving_funcs.append(func)
+        return func
+
+    @setupmethod
+    def after_serving(self, func: F) -> F:
+        """Run ``func()`` once when the server stops, after the background tasks were
+        waited for (Quart's ``after_serving``)::
+
+            @app.after_serving
+            async def close_pool():
+                await app.extensions["pool"].close()
+
+        ``def`` or ``async def``; several run in registration order, as in Quart (not
+        reversed), before the ``lifespan`` context manager is exited. An error in one is
+        logged and the others still run. Under WSGI they run at the worker process's
+        exit, on the loop :meth:`before_serving` used.
+        """
+        self.after_serving_funcs.append(func)
+        return func
 
     @setupmethod
     def teardown_appcontext(self, func: F) -> F:
@@ -725,3 +971,33 @@ class App(Scaffold):
         if headers:
             response.headers.update(headers)
         return response
+
+
+def _check_host(request: Request, trusted_hosts: list[str]) -> None:
+    """``TRUSTED_HOSTS``, checked before the URL is matched, as in Flask: a request for
+    another host gets a :class:`SecurityError` (400) as its routing error, so no view runs,
+    and ``request.host`` (so ``request.url`` and ``url_for(..., _external=True)``) raises
+    the same error in the hooks that still run before it."""
+    request.trusted_hosts = trusted_hosts
+    if request.routing_exception is None:
+        try:
+            request.host  # noqa: B018 - checks the host, and caches it when trusted
+        except SecurityError as exc:
+            request.routing_exception = exc
+
+
+def _websocket_mismatch(request: Request, websocket: bool) -> WebsocketMismatch:
+    """The 400 for a URL that exists for the other kind of request, saying which."""
+    if websocket:
+        return WebsocketMismatch(
+            "This URL is not a WebSocket endpoint: it answers plain HTTP requests."
+        )
+    if request.connection.interface == "wsgi":
+        return WebsocketMismatch(
+            "This URL is a WebSocket endpoint, and WebSockets need an ASGI server (such as"
+            " uvicorn): this app is being served through WSGI."
+        )
+    return WebsocketMismatch(
+        "This URL is a WebSocket endpoint: connect to it with a WebSocket client (ws:// or"
+        " wss://), not with a plain HTTP request."
+    )

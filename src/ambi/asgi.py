@@ -1,7 +1,7 @@
 """The ASGI adapter: scope/receive → Connection, the async driver, Response → send.
 
-Thin by design. It also owns the ASGI-only protocols: lifespan (acknowledged, so
-servers do not warn) and websockets (refused until websocket routes exist).
+Thin by design. It also owns the ASGI-only protocols: lifespan (``_lifespan.py``) and
+websockets (``asgi_websocket.py``).
 
 Request bodies under ASGI: a ``def`` callable runs in a worker thread and reads the body
 lazily, pulling ``receive()`` through the event loop with ``anyio.from_thread``; before
@@ -15,7 +15,7 @@ import asyncio
 import tempfile
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 from urllib.parse import unquote_to_bytes
 
 import anyio
@@ -24,7 +24,9 @@ import anyio.to_thread
 from anyio import CapacityLimiter
 
 from ._drivers import LoopWatch, drive_async
+from ._lifespan import serve_lifespan
 from ._pipeline import release_request, request_flow, teardown_flow
+from .bridges import route_asgi, route_asgi_websocket
 from .exceptions import ClientDisconnected, RequestEntityTooLarge
 from .wrappers import Connection
 from .wsgi import add_environ_headers
@@ -253,20 +255,21 @@ async def asgi_app(app: App, scope: Scope, receive: Receive, send: Send) -> None
     elif kind == "lifespan":
         await _handle_lifespan(app, receive, send)
     elif kind == "websocket":
-        await receive()  # websocket.connect
-        await send({"type": "websocket.close", "code": 1000})
+        mount_table = app.mount_table
+        if mount_table is not None and await route_asgi_websocket(
+            app, mount_table, scope, receive, send
+        ):
+            return  # an ASGI app mounted at its path took it
+        from .asgi_websocket import handle_websocket  # it builds on this module
+
+        await handle_websocket(app, scope, receive, send)
     else:
         raise ValueError(f"Ambi does not handle ASGI scope type {kind!r}.")
 
 
 async def _handle_lifespan(app: App, receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
+    # Startup, the background tasks' group, shutdown: see _lifespan.py.
+    await serve_lifespan(app, receive, send)
 
 
 def _encode_headers(response: Response) -> list[tuple[bytes, bytes]]:
@@ -277,23 +280,23 @@ def _encode_headers(response: Response) -> list[tuple[bytes, bytes]]:
     ]
 
 
-def _sync_limiter(app: App) -> CapacityLimiter | None:
+def _sync_limiter(app: App, setting: str = "SYNC_VIEW_THREADS") -> CapacityLimiter | None:
     """The limiter of the worker threads that run sync views: ``SYNC_VIEW_THREADS`` per
-    event loop (``None``: anyio's default limiter, shared with other ``to_thread`` users)."""
-    total = app.config["SYNC_VIEW_THREADS"]
+    event loop (``None``: anyio's default limiter, shared with other ``to_thread`` users).
+    ``def`` websocket handlers have their own, ``WEBSOCKET_SYNC_THREADS``."""
+    total = app.config[setting]
     if total is None:
         return None
     loop = asyncio.get_running_loop()
-    cached: tuple[asyncio.AbstractEventLoop, CapacityLimiter] | None = app.__dict__.get(
-        "_ambi_sync_limiter"
-    )
+    key = f"_ambi_limiter_{setting}"
+    cached: tuple[asyncio.AbstractEventLoop, CapacityLimiter] | None = app.__dict__.get(key)
     if cached is not None and cached[0] is loop:
         limiter = cached[1]
         if limiter.total_tokens != total:
             limiter.total_tokens = total
         return limiter
     limiter = CapacityLimiter(total)
-    app.__dict__["_ambi_sync_limiter"] = (loop, limiter)
+    app.__dict__[key] = (loop, limiter)
     return limiter
 
 
@@ -327,8 +330,17 @@ def _loop_watch(app: App, ctx: RequestContext) -> LoopWatch | None:
 
 
 async def _handle_http(app: App, scope: Scope, receive: Receive, send: Send) -> None:
-    connection = ASGIConnection(scope, receive)
-    ctx = app.create_request_context(connection)
+    mount_table = app.mount_table
+    # PERF: an app with no mount() or fallback() pays this one check (bridges.py).
+    if mount_table is None:
+        connection = ASGIConnection(scope, receive)
+        ctx = app.create_request_context(connection)
+    else:
+        routed = await route_asgi(app, mount_table, scope, receive, send, ASGIConnection)
+        if routed is None:
+            return  # a mounted app or the fallback answered
+        ctx = routed
+        connection = cast(ASGIConnection, ctx.request.connection)
     ctx.push()
     response: Response | None = None
     error: BaseException | None = None

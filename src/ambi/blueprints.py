@@ -246,6 +246,8 @@ class Blueprint(Scaffold):
             "url_value_preprocessors",
             "url_default_functions",
             "template_context_processors",
+            "before_websocket_funcs",
+            "after_websocket_funcs",
         ):
             mine: dict[ScopeKey, list[Callable[..., Any]]] = getattr(self, registry_name)
             target: dict[ScopeKey, list[Callable[..., Any]]] = getattr(app, registry_name)
@@ -365,6 +367,14 @@ class Blueprint(Scaffold):
     def app_url_defaults(self, func: F) -> F:
         """Like :meth:`url_defaults`, for every endpoint of the app."""
         return self._app_registry("url_default_functions", func)
+
+    def before_app_websocket(self, func: F) -> F:
+        """Like :meth:`before_websocket`, for every websocket of the app."""
+        return self._app_registry("before_websocket_funcs", func)
+
+    def after_app_websocket(self, func: F) -> F:
+        """Like :meth:`after_websocket`, for every websocket of the app."""
+        return self._app_registry("after_websocket_funcs", func)
 
     def app_context_processor(self, func: F) -> F:
         """Like :meth:`context_processor`, for every template of the app."""

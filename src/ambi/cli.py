@@ -423,10 +423,18 @@ def routes_command(
         header.insert(2, "Host" if host_matching else "Subdomain")
     rows: list[list[str]] = []
     for rule in rules:
-        how = app.plan_for(rule.endpoint).describe()
+        if rule.websocket:
+            how = app.websocket_plan_for(rule.endpoint).describe()
+            methods = "WEBSOCKET"
+        elif rule.build_only:  # url_for only: another app serves it (app.fallback/mount)
+            how = {"wsgi": "build only", "asgi": "build only"}
+            methods = ", ".join(sorted((rule.methods or set()) - ignored))
+        else:
+            how = app.plan_for(rule.endpoint).describe()
+            methods = ", ".join(sorted((rule.methods or set()) - ignored))
         row = [
             rule.endpoint or "",
-            ", ".join(sorted((rule.methods or set()) - ignored)),
+            methods,
             rule.rule,
             how["wsgi"],
             how["asgi"],

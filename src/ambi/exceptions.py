@@ -54,6 +54,7 @@ __all__ = [
     "RequestTimeout",
     "RequestURITooLarge",
     "RequestedRangeNotSatisfiable",
+    "SecurityError",
     "ServiceUnavailable",
     "TooManyRequests",
     "Unauthorized",
@@ -135,6 +136,12 @@ class ClientDisconnected(BadRequest):
     """The client went away while its request body was being read."""
 
     description = "The client disconnected before the whole request body was received."
+
+
+class SecurityError(BadRequest):
+    """400: the request's ``Host`` is not one of ``TRUSTED_HOSTS`` (Werkzeug's name)."""
+
+    description = "Host not trusted: this application does not serve the host named in the request."
 
 
 class Unauthorized(HTTPException):

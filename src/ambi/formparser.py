@@ -12,11 +12,13 @@ clear error:
   of a url-encoded body (413);
 * ``MAX_FORM_PARTS``: the number of multipart parts, or url-encoded fields (413);
 * ``MAX_FORM_PART_HEADER_SIZE``: the size of one part's headers (413);
-* malformed bodies (no boundary, truncated, bad UTF-8 in a field) give a 400.
+* malformed bodies (no boundary or an invalid one, truncated, a malformed part header,
+  bad UTF-8 in a field) give a 400.
 """
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Callable
 from typing import IO, Any
@@ -34,6 +36,10 @@ __all__ = ["FormDataParser", "FormLimits"]
 FILE_MEMORY_THRESHOLD = 500 * 1024
 
 ReadChunk = Callable[[], bytes]
+
+# A boundary: printable ASCII, not ending with a space (RFC 2046 allows 70 characters;
+# like Werkzeug, up to 200 are accepted, below python-multipart's own cap of 256).
+_BOUNDARY_RE = re.compile(r"[ -~]{0,199}[!-~]")
 
 
 class FormLimits:
@@ -74,7 +80,9 @@ class FormDataParser:
             boundary = options.get("boundary")
             if not boundary:
                 raise BadRequest("Missing boundary in the multipart/form-data Content-Type.")
-            return _MultipartReader(self.limits, boundary.encode("latin-1")).run(read_chunk)
+            if _BOUNDARY_RE.fullmatch(boundary) is None:
+                raise BadRequest("Invalid boundary in the multipart/form-data Content-Type.")
+            return _MultipartReader(self.limits, boundary.encode("ascii")).run(read_chunk)
         return ImmutableMultiDict(), ImmutableMultiDict()
 
     def _parse_urlencoded(self, read_chunk: ReadChunk) -> ImmutableMultiDict[str, str]:
@@ -193,7 +201,10 @@ class _MultipartReader:
         self._header_value.clear()
 
     def _on_headers_finished(self) -> None:
-        headers = Headers(self._headers)
+        try:
+            headers = Headers(self._headers)
+        except ValueError:  # a name that is not a token, a value with NUL: not HTTP
+            raise BadRequest("A multipart part has a malformed header.") from None
         disposition, options = parse_options_header(headers.get("content-disposition"))
         if disposition != "form-data" or "name" not in options:
             raise BadRequest(

@@ -1,4 +1,5 @@
-"""``request``, ``g``, ``session`` and ``current_app``: proxies over one ContextVar.
+"""``request``, ``g``, ``session``, ``current_app`` and ``websocket``: proxies over one
+ContextVar.
 
 Part of the sans-I/O core. Ambi keeps the current context (an application context,
 or a request context which is also one) in a single :class:`contextvars.ContextVar`.
@@ -17,9 +18,10 @@ if TYPE_CHECKING:
     from .app import App
     from .ctx import AppContext, RequestContext, _AppCtxGlobals
     from .sessions import SessionMixin
+    from .websocket import Websocket
     from .wrappers import Request
 
-__all__ = ["current_app", "g", "request", "session"]
+__all__ = ["current_app", "g", "request", "session", "websocket"]
 
 #: The one ContextVar: the innermost pushed context, or unset.
 _cv_context: ContextVar[AppContext] = ContextVar("ambi.context")
@@ -33,6 +35,13 @@ _REQUEST_CONTEXT_MESSAGE = (
     "Working outside of request context: {name} is only available while Ambi handles a"
     " request. In a test, use 'with app.test_request_context(\"/path\"): ...' or send a request"
     " with 'app.test_client()'."
+)
+
+
+_WEBSOCKET_CONTEXT_MESSAGE = (
+    "Working outside of websocket context: {name} is only available in a websocket handler"
+    " (@app.websocket(...)) and its before_websocket/after_websocket hooks. In a test,"
+    " connect with: with app.test_client('asgi').websocket_connect('/path') as ws: ..."
 )
 
 
@@ -126,3 +135,24 @@ request: Request = cast("Request", _ContextProxy(lambda: _request_context("reque
 session: SessionMixin = cast(
     "SessionMixin", _ContextProxy(lambda: _request_context("session").session)
 )
+
+
+def _websocket(name: str) -> Any:
+    ctx = _cv_context.get(None)
+    current = getattr(getattr(ctx, "request_context", None), "current_websocket", None)
+    if current is None:
+        raise RuntimeError(_WEBSOCKET_CONTEXT_MESSAGE.format(name=name))
+    return current()
+
+
+class _WebsocketProxy(_ContextProxy):
+    """``websocket``: also iterable with ``async for`` (special methods are looked up on
+    the type, so the proxy must have them itself)."""
+
+    __slots__ = ()
+
+    def __aiter__(self) -> Any:
+        return self._lookup().__aiter__()
+
+
+websocket: Websocket = cast("Websocket", _WebsocketProxy(lambda: _websocket("websocket")))

@@ -6,11 +6,13 @@ Part of the sans-I/O core; they work on the current context (see ``globals.py``)
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ._pipeline import blueprint_chain
 from .globals import _cv_context, _request_context, current_app
+from .http import iri_to_uri
 from .wrappers import Response
 
 __all__ = [
@@ -23,14 +25,22 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 _ANCHOR_SAFE = "%!#$&'()*+,/:;=?@"
+_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*")  # RFC 3986 scheme
 
 
 def redirect(location: str, code: int = 302, Response: type[Response] | None = None) -> Response:
     """A redirect response to ``location`` (302 by default; 301, 303, 307, 308 also).
 
-    A location containing CR or LF is refused with ``ValueError`` (header injection).
+    A location containing CR, LF or NUL is refused with ``ValueError`` (header
+    injection). Non-ASCII characters and spaces are percent-encoded (the host in
+    Punycode), as Flask does. ``redirect`` sends the client wherever ``location`` says:
+    never pass it a URL taken from the request unchecked (``?next=``); check that it is
+    a local path first.
     """
+    if "\r" in location or "\n" in location or "\0" in location:
+        raise ValueError("The redirect location must not contain newline or NUL characters.")
     response_class = Response or _default_response_class()
+    location = iri_to_uri(location)
     escaped = html.escape(location)
     response = response_class(
         "<!doctype html>\n<html lang=en>\n<title>Redirecting...</title>\n"
@@ -72,7 +82,9 @@ def url_for(
 ) -> str:
     """The URL of ``endpoint`` with ``values`` as URL arguments; unknown values become the
     query string. Inside a request the URL is relative to the app's root unless
-    ``_external``; outside one, ``SERVER_NAME`` must be set::
+    ``_external``; outside one, ``SERVER_NAME`` must be set. ``_scheme`` must be a URL
+    scheme (RFC 3986: a letter, then letters, digits, ``+``, ``-``, ``.``), else
+    ``ValueError``::
 
         url_for("user", user_id=1, tab="posts")   # "/users/1?tab=posts"
     """
@@ -92,13 +104,22 @@ def url_for(
     if request_ctx is not None:
         request = request_ctx.request
         scheme = request.scheme
-        host = request.host
         root = request.root_path
         if url_map.host_matching:
+            host = request.host
             server_name = request_ctx.url_host or url_map.normalize_host(host, scheme)
         else:
-            server_name = app.config["SERVER_NAME"] or host
             subdomain = request_ctx.url_subdomain
+            configured: str | None = app.config["SERVER_NAME"]
+            if configured:
+                # As Flask: external URLs name SERVER_NAME (and the current subdomain),
+                # never the Host the client sent.
+                server_name = configured
+                host = f"{subdomain}.{configured}" if subdomain else configured
+            else:
+                # The request's Host: checked against TRUSTED_HOSTS when that is set
+                # (request.host raises a 400 for another host), else only for its syntax.
+                host = server_name = request.host
         if endpoint.startswith("."):
             blueprint = request.blueprint
             endpoint = f"{blueprint}{endpoint}" if blueprint else endpoint[1:]
@@ -119,8 +140,16 @@ def url_for(
     if _scheme is not None:
         if not external and _external is not None:
             raise ValueError("When specifying '_scheme', '_external' must be True.")
+        if _SCHEME_RE.fullmatch(_scheme) is None:  # else CR/LF or "/" could enter the URL
+            raise ValueError(f"Invalid URL scheme {_scheme!r}: letters, digits, '+-.' only.")
         scheme = _scheme
         external = True
+    if endpoint in app.websocket_endpoints:
+        # A websocket URL is always absolute, ws:// or wss:// (as Werkzeug builds it).
+        scheme = "wss" if scheme in ("https", "wss") else "ws"
+        external = True
+    elif scheme in ("ws", "wss"):  # an HTTP URL built inside a websocket handler
+        scheme = "https" if scheme == "wss" else "http"
     for scope in (None, *reversed(blueprint_chain(endpoint))):
         for func in app.url_default_functions.get(scope, ()):
             func(endpoint, values)
@@ -131,6 +160,10 @@ def url_for(
         host = other_host
         external = True
     url = f"{root}{path}"
+    if url[:2] == "//":
+        # A value starting with "/" (a path converter's "/evil.com") must not make a
+        # scheme-relative URL to another host: one leading slash, as Werkzeug builds it.
+        url = "/" + url.lstrip("/")
     if _anchor is not None:
         url = f"{url}#{quote(_anchor, safe=_ANCHOR_SAFE)}"
     if external:

@@ -10,13 +10,14 @@ parameters never raise).
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 import warnings
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from urllib.parse import quote, quote_plus, unquote_to_bytes
+from urllib.parse import quote, quote_plus, unquote_to_bytes, urlsplit, urlunsplit
 
 from .datastructures import ImmutableMultiDict, MultiDict, _iter_multi_items
 from .exceptions import BadRequest, RequestEntityTooLarge
@@ -25,13 +26,16 @@ __all__ = [
     "HTTP_STATUS_CODES",
     "dump_cookie",
     "dump_options_header",
+    "host_is_trusted",
     "http_date",
+    "iri_to_uri",
     "parse_cookie",
     "parse_date",
     "parse_list_header",
     "parse_options_header",
     "parse_query_string",
     "quote_header_value",
+    "split_host",
     "unquote_header_value",
     "unquote_strict",
     "url_encode",
@@ -241,6 +245,144 @@ def url_encode(
         for key, value in _iter_multi_items(obj)
         if value is not None
     )
+
+
+_USERINFO_SAFE = "%!$&'()*+,;="
+
+
+def _netloc_to_ascii(
+    hostname: str, port: int | None, username: str | None, password: str | None
+) -> str:
+    try:
+        host = hostname.encode("idna").decode("ascii")
+    except UnicodeError:
+        host = quote(hostname, safe="")
+    if ":" in host:
+        host = f"[{host}]"
+    if port is not None:
+        host = f"{host}:{port}"
+    if username is not None:
+        auth = quote(username, safe=_USERINFO_SAFE)
+        if password is not None:
+            auth = auth + ":" + quote(password, safe=_USERINFO_SAFE)
+        host = f"{auth}@{host}"
+    return host
+
+
+# Every character a URI may hold besides letters, digits and "_.-~" (which quote() keeps).
+_URI_SAFE = "%!#$&'()*+,/:;=?@[]~"
+
+
+def iri_to_uri(iri: str) -> str:
+    """``iri`` made ASCII for a ``Location`` header, as Werkzeug's ``iri_to_uri``: the
+    host in Punycode, other non-ASCII characters and spaces percent-encoded (as UTF-8),
+    reserved characters and existing escapes kept. An ASCII URL without spaces or
+    control characters is returned unchanged.
+
+    >>> iri_to_uri("https://bücher.example/straße?q=ä b#top")
+    'https://xn--bcher-kva.example/stra%C3%9Fe?q=%C3%A4%20b#top'
+    """
+    if iri.isascii() and iri.isprintable() and " " not in iri:
+        return iri
+    try:
+        parts = urlsplit(iri)
+    except ValueError:  # "http://[é": not a URL urlsplit can split; escape it whole
+        return quote(iri, safe=_URI_SAFE)
+    netloc = parts.netloc
+    if parts.hostname:
+        try:
+            netloc = _netloc_to_ascii(parts.hostname, parts.port, parts.username, parts.password)
+        except ValueError:  # a port that is not a number: escaped as it is
+            netloc = quote(netloc, safe="%!$&'()*+,;=:@[]")
+    uri = urlunsplit(
+        (
+            parts.scheme,
+            netloc,
+            quote(parts.path, safe="%!$&'()*+,/:;=@"),
+            quote(parts.query, safe="%!$&'()*+,/:;=?@"),
+            quote(parts.fragment, safe="%!#$&'()*+,/:;=?@"),
+        )
+    )
+    # What is still not URI text (a control character or space in the scheme or host of
+    # a malformed URL) is escaped too: the result always fits in a header.
+    return quote(uri, safe=_URI_SAFE)
+
+
+# --------------------------------------------------------------------------------------------
+# Hosts
+
+# A Host header value: a name or IPv4 address (letters, digits, "-", ".", "_"; Werkzeug
+# leaves out "_", which container host names use), or an IPv6 address in brackets, with an
+# optional port.
+_host_re = re.compile(r"([a-z0-9._-]+|\[[a-f0-9]*:[a-f0-9.:]+\])(?::([0-9]{1,5}))?", re.I)
+
+
+def split_host(value: str | None) -> tuple[str, int | None] | None:
+    """A ``Host`` value checked and split: ``(hostname, port)``, the name lower-cased
+    (IPv6 in brackets), ``port`` ``None`` when absent; ``None`` if the value is not a host
+    (other characters, a port outside 1-65535).
+
+    >>> split_host("Example.COM:8080"), split_host("[::1]"), split_host("evil.com/x")
+    (('example.com', 8080), ('[::1]', None), None)
+    """
+    if not value or len(value) > 300:
+        return None
+    found = _host_re.fullmatch(value)
+    if found is None:
+        return None
+    name, port_text = found.groups()
+    if port_text is None:
+        return name.lower(), None
+    port = int(port_text)
+    if not 1 <= port <= 65535:
+        return None
+    return name.lower(), port
+
+
+@functools.lru_cache(maxsize=16)
+def _trusted_names(trusted: tuple[str, ...]) -> tuple[tuple[str, bool], ...]:
+    """``TRUSTED_HOSTS`` entries as ``(ascii name, matches subdomains)``; cached, since
+    the same list is checked on every request."""
+    names = []
+    for entry in trusted:
+        suffix = entry.startswith(".")
+        name = entry[1:] if suffix else entry
+        if name.count(":") > 1 and not name.startswith("["):
+            name = f"[{name}]"  # a bare IPv6 address
+        elif not name.startswith("["):
+            name = name.partition(":")[0]
+        elif "]:" in name:
+            name = name.partition("]:")[0] + "]"
+        try:
+            name = name.encode("idna").decode("ascii") if not name.isascii() else name
+        except UnicodeError:
+            continue  # not a host name: it matches nothing
+        names.append((name.lower().rstrip("."), suffix))
+    return tuple(names)
+
+
+def host_is_trusted(hostname: str | None, trusted_list: Iterable[str]) -> bool:
+    """Whether ``hostname`` (a ``Host`` value, ``host[:port]``) is one of
+    ``trusted_list`` (``TRUSTED_HOSTS``), as Flask 3.1 checks it: the port is ignored,
+    names compare case-insensitively (non-ASCII names in Punycode), and an entry starting
+    with a dot also matches every subdomain. A value that is not a valid host, and any
+    value against an empty list, is not trusted.
+
+    >>> trusted = ["example.com", ".example.org"]
+    >>> [host_is_trusted(h, trusted) for h in ("example.com:8443", "api.example.org",
+    ...                                       "example.org", "evil.com", "api.example.com")]
+    [True, True, True, False, False]
+    """
+    split = split_host(hostname)
+    if split is None:
+        return False
+    name = split[0]
+    if isinstance(trusted_list, str):
+        trusted_list = [trusted_list]
+    for ref, suffix in _trusted_names(tuple(trusted_list)):
+        if name == ref or (suffix and name.endswith(f".{ref}")):
+            return True
+    return False
 
 
 # --------------------------------------------------------------------------------------------

@@ -171,6 +171,9 @@ Deliberate differences from Werkzeug
   matches the second rule; Werkzeug redirects it to ``/page/``.
 * ``int``/``float`` accept ASCII digits only (Werkzeug's ``\\d`` accepts any
   Unicode digit, so ``/n/٣`` would be 3); ``uuid`` weighs 50 (Werkzeug: 100).
+* ``float``'s ``to_url`` writes positional notation (``1e16`` →
+  ``10000000000000000.0``; Werkzeug writes ``1e+16``, which its own regex does not
+  match) and refuses infinities and NaN with :class:`ValidationError`.
 * A path matched by a rule whose converter refuses the value (``ValidationError``)
   and by a lower-priority rule with other methods is a 405 (Werkzeug: 404); a
   non-strict rule matched through its other slash spelling counts towards 405 as
@@ -195,9 +198,11 @@ from __future__ import annotations
 
 import ast
 import difflib
+import math
 import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from decimal import Decimal
 from typing import Any, ClassVar, NamedTuple
 from urllib.parse import quote, urlencode
 
@@ -364,7 +369,10 @@ class NumberConverter(BaseConverter):
         """The number; :class:`ValidationError` when outside the digit count or the bounds."""
         if self.fixed_digits and len(value) != self.fixed_digits:
             raise ValidationError(f"{value!r} does not have {self.fixed_digits} digits")
-        number = self._number(value)
+        try:
+            number = self._number(value)
+        except ValueError:  # more digits than int() converts (sys.get_int_max_str_digits)
+            raise ValidationError(f"{value!r} is too long a number") from None
         if (self.min is not None and number < self.min) or (
             self.max is not None and number > self.max
         ):
@@ -415,6 +423,16 @@ class FloatConverter(NumberConverter):
 
     def _number(self, value: Any) -> float:
         return float(value)
+
+    def to_url(self, value: Any) -> str:
+        """The number in positional notation, which the regex matches (``repr`` switches
+        to an exponent: ``1e+16``, ``1e-05``); :class:`ValidationError` for infinities and
+        NaN, which no URL of this converter can hold."""
+        number = self._number(value)
+        if not math.isfinite(number):
+            raise ValidationError(f"{value!r} is not a finite number")
+        text = format(Decimal(repr(number)), "f")
+        return text if "." in text else f"{text}.0"
 
 
 class UUIDConverter(BaseConverter):
@@ -675,7 +693,9 @@ class Rule:
     a match (and let a rule be built without those values).  ``strict_slashes``
     (``None``: the map's setting, resolved when bound) decides whether ``/docs``
     redirects to a rule ``/docs/``.  ``redirect_to`` and
-    ``provide_automatic_options`` are stored for the app; ``host`` is used only by
+    ``provide_automatic_options`` are stored for the app; a ``build_only`` rule is never
+    matched, only built (for ``url_for`` to URLs another app serves, as in Werkzeug);
+    ``host`` is used only by
     a map with ``host_matching=True``, ``subdomain`` (``None``: the map's
     ``default_subdomain``, resolved when bound) only by one without; ``websocket``
     rules only match websocket requests.  ``arguments`` is the set of variable
@@ -696,6 +716,7 @@ class Rule:
         subdomain: str | None = None,
         websocket: bool = False,
         provide_automatic_options: bool | None = None,
+        build_only: bool = False,
     ) -> None:
         if not string.startswith("/"):
             raise ValueError(f"rule {string!r} must start with '/'")
@@ -723,6 +744,7 @@ class Rule:
         self.subdomain = subdomain
         self.websocket = websocket
         self.provide_automatic_options = provide_automatic_options
+        self.build_only = build_only
         self.map: Map | None = None
 
         self._tokens = _tokenize(string, "rule")
@@ -978,6 +1000,12 @@ def _convert(
             text = found[offset + rel]
             values[name] = text if to_python is None else to_python(text)
     except ValidationError:
+        return None
+    except ValueError:
+        if to_python is not int:
+            raise
+        # int() itself (a plain <int:...>, see _fast_to_python) refuses more digits than
+        # sys.get_int_max_str_digits(): no such number, as for a ValidationError.
         return None
     return values
 
@@ -1247,7 +1275,8 @@ class Map:
         """
         version = self._version
         host_matching = self.host_matching
-        rules = list(self._rules)
+        # build_only rules are only in the build orders below, never in a matcher.
+        rules = [rule for rule in self._rules if not rule.build_only]
         sort_keys = _priority_keys(rules)
 
         # Rules by domain: Werkzeug matches the domain first, so the slow path tries
@@ -1415,6 +1444,10 @@ class Map:
                         values[name] = text if to_python is None else to_python(text)
                 except ValidationError:
                     continue
+                except ValueError:
+                    if to_python is not int:
+                        raise
+                    continue  # too many digits for int(): see _convert
                 return cand.rule, values
             return ()
         return None
@@ -1471,7 +1504,8 @@ class Map:
                 continue
             fits = _accepts(rule, method)
             if redirect:
-                if fits or (method == "OPTIONS" and _automatic_options(rule)):
+                # "/" to "//" (a rule "//") would loop: leading slashes are collapsed.
+                if path != "/" and (fits or (method == "OPTIONS" and _automatic_options(rule))):
                     raise RequestRedirect(path + "/")
                 continue
             if fits:

@@ -149,6 +149,8 @@ class Scaffold:
         self.url_value_preprocessors: dict[ScopeKey, list[Callable[..., Any]]] = {}
         self.url_default_functions: dict[ScopeKey, list[Callable[..., Any]]] = {}
         self.template_context_processors: dict[ScopeKey, list[Callable[..., Any]]] = {}
+        self.before_websocket_funcs: dict[ScopeKey, list[Callable[..., Any]]] = {}
+        self.after_websocket_funcs: dict[ScopeKey, list[Callable[..., Any]]] = {}
         #: scope -> status code (or None) -> exception class -> handler, like Flask's spec
         self.error_handler_spec: dict[
             ScopeKey, dict[int | None, dict[type[BaseException], Callable[..., Any]]]
@@ -216,6 +218,37 @@ class Scaffold:
         """Shortcut for ``route(rule, methods=["PATCH"])``."""
         return self._method_route("PATCH", rule, options)
 
+    def websocket(self, rule: str, **options: Any) -> Callable[[F], F]:
+        """Register the decorated function (``def`` or ``async def``) as the websocket
+        handler for ``rule``; it talks through ``ambi.websocket``. URL converters work as
+        for routes; a websocket rule only matches websocket connections (an HTTP request
+        to its URL gets 400). Served by ASGI servers only::
+
+            @app.websocket("/ws/<room>")
+            async def chat(room):
+                async for message in websocket:
+                    await websocket.send(f"{room}: {message}")
+        """
+
+        def decorator(func: F) -> F:
+            endpoint = options.pop("endpoint", None)
+            self.add_websocket(rule, endpoint, func, **options)
+            return func
+
+        return decorator
+
+    def add_websocket(
+        self,
+        rule: str,
+        endpoint: str | None = None,
+        view_func: Callable[..., Any] | None = None,
+        **options: Any,
+    ) -> None:
+        """The non-decorator form of :meth:`websocket`."""
+        if "methods" in options:
+            raise TypeError("A websocket rule takes no 'methods': the handshake is a GET.")
+        self.add_url_rule(rule, endpoint, view_func, websocket=True, **options)
+
     @setupmethod
     def endpoint(self, endpoint: str) -> Callable[[F], F]:
         """Register the decorated function as the view for an endpoint added with
@@ -278,6 +311,22 @@ class Scaffold:
     def url_defaults(self, func: F) -> F:
         """Run ``func(endpoint, values)`` when ``url_for`` builds a URL; it may add values."""
         self.url_default_functions.setdefault(None, []).append(func)
+        return func
+
+    @setupmethod
+    def before_websocket(self, func: F) -> F:
+        """Run ``func()`` before each websocket handler of this scope (``def`` or ``async
+        def``); a non-``None`` return value rejects the handshake with that response,
+        and so does an ``abort(403)``. ``ambi.websocket`` is available in it."""
+        self.before_websocket_funcs.setdefault(None, []).append(func)
+        return func
+
+    @setupmethod
+    def after_websocket(self, func: F) -> F:
+        """Run ``func(response)`` when a websocket handler of this scope has ended, in
+        reverse registration order; ``response`` is ``None`` unless the handshake is
+        being rejected with one, and ``func`` returns it (or another one), as Quart."""
+        self.after_websocket_funcs.setdefault(None, []).append(func)
         return func
 
     @setupmethod

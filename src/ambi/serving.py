@@ -10,11 +10,13 @@ Servers that pick an interface by asking "is ``__call__`` a coroutine function?"
 from __future__ import annotations
 
 import asyncio.coroutines
+import contextlib
 import inspect
-from collections.abc import Awaitable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ._drivers import run_coroutine_sync
+from ._lifespan import Lifecycle
 from .app import App
 from .asgi import asgi_app
 from .wsgi import wsgi_app
@@ -48,10 +50,20 @@ class Ambi(App):
 
     def __init__(self, import_name: str, **kwargs: Any) -> None:
         super().__init__(import_name, **kwargs)
+        self._lifecycle = Lifecycle(self)
+
         # Servers that look at ``app.__call__`` (hypercorn's inspect test, which cannot see
-        # the coroutine marker on Python 3.11) find the ASGI entry point here, while a
-        # call ``app(...)`` still goes through the class's dual ``__call__`` below.
-        self.__call__ = self.asgi_app  # type: ignore[method-assign,assignment]
+        # the coroutine marker on Python 3.11) find an ASGI entry point here, while a
+        # call ``app(...)`` still goes through the class's dual ``__call__`` below. It
+        # looks ``self.asgi_app`` up at call time, so middleware assigned later
+        # (``app.asgi_app = ProxyFix(app.asgi_app)``) is used by a caller of
+        # ``app.__call__`` too. PERF: servers call ``app(...)``, not this (the class's
+        # ``__call__``, as in benchmarks/inprocess.py): the extra frame is paid only by
+        # explicit ``app.__call__(...)`` callers.
+        async def asgi_entry(scope: Scope, receive: Receive, send: Send) -> None:
+            await self.asgi_app(scope, receive, send)
+
+        self.__call__ = asgi_entry  # type: ignore[method-assign,assignment]
 
     def __call__(
         self,
@@ -68,10 +80,15 @@ class Ambi(App):
     def wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """The WSGI application; wrap this (not ``app``) with WSGI middleware:
         ``app.wsgi_app = ProxyFix(app.wsgi_app)``."""
+        if self._lifecycle.wsgi_pending:  # before_serving has not run in this process yet
+            refusal = self._lifecycle.start_under_wsgi(environ)
+            if refusal is not None:
+                return refusal(environ, start_response)
         return wsgi_app(self, environ, start_response)
 
     async def asgi_app(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The ASGI application (ASGI 3)."""
+        """The ASGI application (ASGI 3); wrap this with ASGI middleware:
+        ``app.asgi_app = ProxyFix(app.asgi_app)``. Servers use the wrapped one."""
         await asgi_app(self, scope, receive, send)
 
     def run_coroutine(self, coroutine: Coroutine[Any, Any, T]) -> T:
@@ -79,6 +96,46 @@ class Ambi(App):
         ``async def`` views use under WSGI on this thread), so what it opens stays usable
         there. Raises :class:`RuntimeError` inside a running loop: await it there."""
         return run_coroutine_sync(coroutine)
+
+    def add_background_task(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Run ``func(*args, **kwargs)`` in the background, without delaying the response
+        (Quart's ``add_background_task``)::
+
+            @app.post("/signup")
+            def signup():
+                user = create_user(request.form)
+                app.add_background_task(send_welcome_email, user.email)
+                return redirect(url_for("welcome"))
+
+        ``func`` is ``def`` or ``async def``, and runs in a copy of the current context, so
+        ``request``, ``g`` and ``current_app`` are what they were where it was added.
+        ``async def`` tasks run on an event loop (the server's under ASGI); ``def`` tasks
+        in up to ``BACKGROUND_TASK_THREADS`` threads of their own. An exception is logged,
+        never raised. When the server stops, running tasks are waited for up to
+        ``BACKGROUND_TASK_SHUTDOWN_TIMEOUT`` seconds, then cancelled. Works from views,
+        hooks, ``before_serving`` and other tasks, on both servers; see the Lifespan
+        guide for where each kind runs.
+        """
+        self._lifecycle.background.add(func, args, kwargs)
+
+    def test_serving(
+        self, interface: Literal["wsgi", "asgi"] = "wsgi", **kwargs: Any
+    ) -> contextlib.AbstractContextManager[AmbiClient]:
+        """Serve the app for a test, lifespan included, and yield a test client::
+
+            with app.test_serving("asgi") as client:   # lifespan and before_serving ran
+                assert client.get("/").status_code == 200
+            # after_serving ran; the background tasks were waited for
+
+        Plain :meth:`test_client` runs no lifespan (as Flask's runs no startup code).
+        Under ``"asgi"`` the client's event loop receives the ASGI lifespan events, as
+        from a server; under ``"wsgi"`` the startup runs on the calling thread, where
+        the client's requests run. A failed startup raises :class:`RuntimeError` with
+        the server's message, the original exception chained.
+        """
+        from .testing import serving_client
+
+        return serving_client(self, interface, **kwargs)
 
     def test_cli_runner(self, **kwargs: Any) -> AmbiCliRunner:
         """A click ``CliRunner`` that invokes this app's commands (``app.cli`` by default)

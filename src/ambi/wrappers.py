@@ -14,17 +14,20 @@ from __future__ import annotations
 import json as _stdlib_json
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from datetime import datetime, timedelta
+from functools import cached_property
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from .datastructures import FileStorage, Headers, ImmutableMultiDict, MultiDict
-from .exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
+from .exceptions import BadRequest, RequestEntityTooLarge, SecurityError, UnsupportedMediaType
 from .http import (
     HTTP_STATUS_CODES,
     dump_cookie,
+    host_is_trusted,
     parse_cookie,
     parse_options_header,
     parse_query_string,
+    split_host,
     unquote_strict,
 )
 
@@ -229,6 +232,9 @@ class Request:
         "view_args",
     )
 
+    #: The host names this request may be for (``TRUSTED_HOSTS``; ``None``: any). The app
+    #: sets it when configured; :attr:`host` checks it.
+    trusted_hosts: list[str] | None = None
     #: The largest body accepted, checked while reading (``None``: no limit); set it in a
     #: ``before_request`` hook to change it for one request (``MAX_CONTENT_LENGTH``).
     max_content_length: int | None
@@ -270,7 +276,11 @@ class Request:
         self._cached_json: tuple[Any, Any] | None = None
 
     def __repr__(self) -> str:
-        return f"<Request {self.url!r} [{self.method}]>"
+        try:
+            url = self.url
+        except BadRequest:  # an invalid or untrusted Host
+            url = self.full_path.rstrip("?")
+        return f"<Request {url!r} [{self.method}]>"
 
     # -- URL -----------------------------------------------------------------------------
 
@@ -296,18 +306,39 @@ class Request:
         """``path`` plus ``?`` and the query string (always with the ``?``, like Flask)."""
         return f"{self.path}?{self.connection.query_string.decode('latin-1')}"
 
-    @property
+    @cached_property
     def host(self) -> str:
-        """The host the client asked for (``Host`` header, else the server address)."""
+        """The host the client asked for, ``host[:port]``: the ``Host`` header, else the
+        server's address; the scheme's default port left out (as Werkzeug's ``get_host``).
+
+        A value that is not a valid host (characters a host name, IP address and port
+        cannot have) raises :class:`~ambi.exceptions.BadRequest`, a 400, so it never
+        reaches a URL; with :attr:`trusted_hosts` set (``TRUSTED_HOSTS``), so does a host
+        not in it (:class:`~ambi.exceptions.SecurityError`). ``""`` when the request names
+        no host at all (HTTP/1.0 without ``Host``, on a Unix socket).
+        """
         host = self.headers.get("host")
-        if host:
-            return host
-        server = self.connection.server
-        if server is None:
-            return ""
-        name, port = server
-        default = {"http": 80, "https": 443, "ws": 80, "wss": 443}.get(self.scheme)
-        return name if port is None or port == default else f"{name}:{port}"
+        if not host:  # none (HTTP/1.0), or empty
+            server = self.connection.server
+            if server is None or server[0][:1] in ("", "/"):
+                host = ""  # no address either (a Unix socket's path)
+            else:
+                name, port = server
+                if ":" in name and name[:1] != "[":
+                    name = f"[{name}]"  # an IPv6 server address
+                host = name if port is None else f"{name}:{port}"
+        scheme = self.scheme
+        if scheme in ("http", "ws"):
+            host = host.removesuffix(":80")
+        elif scheme in ("https", "wss"):
+            host = host.removesuffix(":443")
+        trusted = self.trusted_hosts
+        if trusted is not None:
+            if not host_is_trusted(host, trusted):
+                raise SecurityError()
+        elif host and split_host(host) is None:
+            raise BadRequest("The Host header is not a valid host name.")
+        return host
 
     @property
     def host_url(self) -> str:
@@ -561,10 +592,12 @@ class Request:
         data: bytes = self.get_data(cache=cache)
         try:
             value = self.json_loads(data)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             if silent:
                 return None
-            return self.on_json_loading_failed(exc)
+            # "[[[[..." nested deeper than the interpreter recurses is bad input too.
+            error = exc if isinstance(exc, ValueError) else ValueError("nested too deeply")
+            return self.on_json_loading_failed(error)
         if cache:
             self._cached_json = (value, value)
         return value
@@ -715,6 +748,10 @@ class Response:
         """The headers to send: ``Content-Length`` added for a bytes body, except on
         statuses that have no body (1xx, 204, 304)."""
         headers = self.headers
+        if type(headers) is not Headers:
+            # ``response.headers = {...}`` (or pairs): checked on the way out as any header
+            # is (Werkzeug copies them into Headers here too), so no CR, LF or NUL is sent.
+            headers = self.headers = _as_headers(headers)
         code = self.status_code
         if code < 200 or code in (204, 304):
             if self._data is not None:
@@ -850,6 +887,10 @@ class Response:
             samesite=samesite,
             partitioned=partitioned,
         )
+
+
+def _as_headers(value: Any) -> Headers:
+    return value if isinstance(value, Headers) else Headers(value)
 
 
 def _content_type_for(mimetype: str) -> str:

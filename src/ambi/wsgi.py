@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._drivers import drive_sync, thread_event_loop
 from ._pipeline import release_request, request_flow, teardown_flow
+from .bridges import route_wsgi
 from .exceptions import ClientDisconnected
 from .wrappers import Connection
 
@@ -131,8 +132,22 @@ def _response_headers(response: Response) -> list[tuple[str, str]]:
 
 def wsgi_app(app: App, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
     """Serve one WSGI request with ``app``."""
+    if not app._wsgi_checked:
+        _first_request(app)
     request_context = contextvars.copy_context()
     return request_context.run(_handle, app, environ, start_response, request_context)
+
+
+def _first_request(app: App) -> None:
+    """Once per app: warn that its websocket routes cannot be served through WSGI."""
+    app._wsgi_checked = True
+    if app.websocket_endpoints:
+        app.logger.warning(
+            "This app has websocket routes (%s), but it is being served through WSGI:"
+            " websocket routes need an ASGI server, e.g. uvicorn. Through WSGI they"
+            " answer 400.",
+            ", ".join(sorted(app.websocket_endpoints)),
+        )
 
 
 def _handle(
@@ -141,7 +156,15 @@ def _handle(
     start_response: StartResponse,
     request_context: contextvars.Context,
 ) -> Iterable[bytes]:
-    ctx = app.create_request_context(WSGIConnection(environ))
+    mount_table = app.mount_table
+    # PERF: an app with no mount() or fallback() pays this one check (bridges.py).
+    if mount_table is None:
+        ctx = app.create_request_context(WSGIConnection(environ))
+    else:
+        routed, answer = route_wsgi(app, mount_table, environ, start_response, WSGIConnection)
+        if routed is None:
+            return answer  # a mounted app or the fallback answered
+        ctx = routed
     ctx.push()
     try:
         response = drive_sync(request_flow(app, ctx))
@@ -220,7 +243,8 @@ class _StreamedBody:
         self._async: AsyncIterator[str | bytes] | None = None
         if skip:
             self._sync = iter(())
-        elif hasattr(body, "__aiter__"):
+        elif hasattr(body, "__aiter__") and not hasattr(body, "__iter__"):
+            # A body iterable both ways (sse.py's) is iterated the WSGI way: no loop.
             self._async = body.__aiter__()
         else:
             self._sync = iter(body)
