@@ -22,10 +22,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 import pytest
@@ -43,6 +43,7 @@ __all__ = [
     "ServerStartError",
     "free_port",
     "on_servers",
+    "pooled_server_fixtures",
     "raw_request",
     "serve_for_test",
     "start_server",
@@ -275,23 +276,20 @@ def _wait_ready(server: RunningServer, deadline: float) -> bool:
 
 
 def start_server(
-    name: str, target: str = TARGET, *, command: Callable[..., list[str]] | None = None
+    name: str, target: str = TARGET, *, extra_args: Sequence[str] = ()
 ) -> RunningServer:
     """Start server ``name`` (a key of :data:`SERVERS` or :data:`SERVER_VARIANTS`) serving
     ``target`` (an app's ``module:attribute``, which must answer ``GET /text``) and wait
-    until it answers. ``command`` (``(port, target) -> argv``) starts it with flags of a
-    test module's own instead; ``name`` then only names it."""
-    if command is not None:
-        build = command
-    else:
-        build = SERVERS[name] if name in SERVERS else SERVER_VARIANTS[name]
+    until it answers. ``extra_args`` are appended to its command line (a test module's own
+    flags)."""
+    build = SERVERS[name] if name in SERVERS else SERVER_VARIANTS[name]
     last_log = ""
     for _attempt in range(BIND_ATTEMPTS):
         port = free_port()
         fd, log_name = tempfile.mkstemp(prefix=f"ambi-{name}-", suffix=".log")
         log_file = os.fdopen(fd, "wb")
         process = subprocess.Popen(
-            build(port, target),
+            [*build(port, target), *extra_args],
             cwd=REPO_ROOT,
             env=_environment(),
             stdin=subprocess.DEVNULL,
@@ -389,6 +387,27 @@ def _dechunk(data: bytes) -> bytes:
         out += rest[:size]
         data = rest[size + 2 :]
     return bytes(out)
+
+
+def pooled_server_fixtures(target: str) -> tuple[Any, Any]:
+    """A module's ``server_pool`` and ``server`` fixtures for the app ``target``::
+
+        server_pool, server = pooled_server_fixtures("tests.server_apps.sse_app:app")
+
+    ``server`` is parametrized indirectly by the test (:func:`on_servers`)."""
+
+    @pytest.fixture(scope="module")
+    def server_pool() -> Iterator[ServerPool]:
+        pool = ServerPool(target)
+        yield pool
+        pool.close()
+
+    @pytest.fixture
+    def server(request: pytest.FixtureRequest, server_pool: ServerPool) -> Iterator[RunningServer]:
+        """The running server named by the test's ``server`` parameter."""
+        yield from serve_for_test(request.param, server_pool)
+
+    return server_pool, server
 
 
 def serve_for_test(name: str, pool: ServerPool) -> Iterator[RunningServer]:

@@ -23,12 +23,12 @@ try:
     from tests._servers import (
         ASGI_SERVERS,
         SERVERS,
+        TARGET,
         WSGI_SERVERS,
         RunningServer,
-        ServerPool,
         on_servers,
+        pooled_server_fixtures,
         raw_request,
-        serve_for_test,
     )
     from tests.server_apps.app import CHUNK_PAUSE, CHUNKS, SLOW_PAUSE
 except ModuleNotFoundError:  # tests/ is not a package: pytest put tests/ on sys.path
@@ -37,10 +37,9 @@ except ModuleNotFoundError:  # tests/ is not a package: pytest put tests/ on sys
         SERVERS,
         WSGI_SERVERS,
         RunningServer,
-        ServerPool,
         on_servers,
+        pooled_server_fixtures,
         raw_request,
-        serve_for_test,
     )
     from server_apps.app import CHUNK_PAUSE, CHUNKS, SLOW_PAUSE  # type: ignore[no-redef]
 
@@ -52,17 +51,7 @@ GATHER_TIMEOUT = 30.0
 KINDS = {"def": "", "async": "-async"}
 
 
-@pytest.fixture(scope="module")
-def server_pool() -> Iterator[ServerPool]:
-    pool = ServerPool()
-    yield pool
-    pool.close()
-
-
-@pytest.fixture
-def server(request: pytest.FixtureRequest, server_pool: ServerPool) -> Iterator[RunningServer]:
-    """The running server named by the test's ``server`` parameter."""
-    yield from serve_for_test(request.param, server_pool)
+server_pool, server = pooled_server_fixtures(TARGET)
 
 
 @pytest.fixture

@@ -36,17 +36,15 @@ try:
         HOST,
         SERVERS,
         RunningServer,
-        ServerPool,
         on_servers,
-        serve_for_test,
+        pooled_server_fixtures,
     )
 except ModuleNotFoundError:  # tests/ is not a package: pytest put tests/ on sys.path
     from _servers import (  # type: ignore[no-redef]
         HOST,
         SERVERS,
         RunningServer,
-        ServerPool,
-        serve_for_test,
+        pooled_server_fixtures,
     )
 
 pytestmark = pytest.mark.server
@@ -60,17 +58,7 @@ REPORT_DEADLINE = 5.0
 BOUNDARY = "AmbiBoundary7MA4YWxk"
 
 
-@pytest.fixture(scope="module")
-def server_pool() -> Iterator[ServerPool]:
-    pool = ServerPool(TARGET)
-    yield pool
-    pool.close()
-
-
-@pytest.fixture
-def server(request: pytest.FixtureRequest, server_pool: ServerPool) -> Iterator[RunningServer]:
-    """The running server named by the test's ``server`` parameter."""
-    yield from serve_for_test(request.param, server_pool)
+server_pool, server = pooled_server_fixtures(TARGET)
 
 
 @pytest.fixture

@@ -12,71 +12,35 @@ granian (which apply no proxy headers) show that a server picking the ASGI face 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
 try:
-    from tests._servers import HOST, RunningServer, start_server
+    from tests._servers import RunningServer, start_server
 except ModuleNotFoundError:  # tests/ is not a package: pytest put tests/ on sys.path
-    from _servers import HOST, RunningServer, start_server  # type: ignore[no-redef]
+    from _servers import RunningServer, start_server  # type: ignore[no-redef]
 
 pytestmark = pytest.mark.server
 
 TARGET = "tests.server_apps.proxy_app:app"
-_PY = [sys.executable, "-m"]
-
 # The servers' own proxy-header handling is off, so only ProxyFix applies the headers.
-COMMANDS: dict[str, Callable[[int, str], list[str]]] = {
-    "uvicorn": lambda port, target: [
-        *_PY,
-        "uvicorn",
-        target,
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--no-proxy-headers",
-    ],
-    "gunicorn": lambda port, target: [
-        *_PY,
-        "gunicorn",
-        "-k",
-        "gthread",
-        "--threads",
-        "4",
-        "-w",
-        "1",
-        "-b",
-        f"{HOST}:{port}",
-        "--forwarded-allow-ips",
-        "192.0.2.1",  # TEST-NET-1: nothing comes from there
-        target,
-    ],
-    "hypercorn": lambda port, target: [*_PY, "hypercorn", "-b", f"{HOST}:{port}", target],
-    "granian-asgi": lambda port, target: [
-        *_PY,
-        "granian",
-        "--interface",
-        "asgi",
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        target,
-    ],
+EXTRA_ARGS: dict[str, list[str]] = {
+    "uvicorn": ["--no-proxy-headers"],
+    # TEST-NET-1: nothing comes from there, so gunicorn trusts no forwarded header.
+    "gunicorn": ["--forwarded-allow-ips", "192.0.2.1"],
+    "hypercorn": [],
+    "granian-asgi": [],
 }
 KINDS = {"def": "/info", "async": "/info-async"}
 
 
-@pytest.fixture(scope="module", params=list(COMMANDS))
+@pytest.fixture(scope="module", params=list(EXTRA_ARGS))
 def server(request: pytest.FixtureRequest) -> Iterator[RunningServer]:
     """One server at a time, for all the tests of this module."""
     name: str = request.param
-    running = start_server(name, TARGET, command=COMMANDS[name])
+    running = start_server(name, TARGET, extra_args=EXTRA_ARGS[name])
     try:
         yield running
     finally:

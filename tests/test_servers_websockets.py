@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from contextlib import ExitStack
 
 import httpx
@@ -21,14 +20,18 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 try:
-    from tests._servers import HOST, RunningServer, ServerPool, on_servers, serve_for_test
+    from tests._servers import (
+        HOST,
+        RunningServer,
+        on_servers,
+        pooled_server_fixtures,
+    )
 except ModuleNotFoundError:  # tests/ is not a package: pytest put tests/ on sys.path
     from _servers import (  # type: ignore[no-redef]
         HOST,
         RunningServer,
-        ServerPool,
         on_servers,
-        serve_for_test,
+        pooled_server_fixtures,
     )
 
 pytestmark = pytest.mark.server
@@ -48,17 +51,7 @@ KINDS = {"async": "/echo/lobby", "def": "/echo-sync/7"}
 PREFIX = {"async": "lobby", "def": "7"}
 
 
-@pytest.fixture(scope="module")
-def server_pool() -> Iterator[ServerPool]:
-    pool = ServerPool(TARGET)
-    yield pool
-    pool.close()
-
-
-@pytest.fixture
-def server(request: pytest.FixtureRequest, server_pool: ServerPool) -> Iterator[RunningServer]:
-    """The running server named by the test's ``server`` parameter."""
-    yield from serve_for_test(request.param, server_pool)
+server_pool, server = pooled_server_fixtures(TARGET)
 
 
 def ws_connect(server: RunningServer, path: str, **kwargs: object) -> ClientConnection:

@@ -41,18 +41,16 @@ try:
         ASGI_SERVERS,
         WSGI_SERVERS,
         RunningServer,
-        ServerPool,
         on_servers,
-        serve_for_test,
+        pooled_server_fixtures,
     )
 except ModuleNotFoundError:  # tests/ is not a package: pytest put tests/ on sys.path
     from _servers import (  # type: ignore[no-redef]
         ASGI_SERVERS,
         WSGI_SERVERS,
         RunningServer,
-        ServerPool,
         on_servers,
-        serve_for_test,
+        pooled_server_fixtures,
     )
 
 MakeView = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -834,16 +832,7 @@ READ_TIMEOUT = 10.0
 REPORT_DEADLINE = 5.0
 
 
-@pytest.fixture(scope="module")
-def server_pool() -> Iterator[ServerPool]:
-    pool = ServerPool(TARGET)
-    yield pool
-    pool.close()
-
-
-@pytest.fixture
-def server(request: pytest.FixtureRequest, server_pool: ServerPool) -> Iterator[RunningServer]:
-    yield from serve_for_test(request.param, server_pool)
+server_pool, server = pooled_server_fixtures(TARGET)
 
 
 class EventReader:

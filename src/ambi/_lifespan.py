@@ -51,11 +51,9 @@ from typing import TYPE_CHECKING, Any
 
 from ._background import BackgroundTasks, run_at_process_exit
 from ._drivers import drive_async, drive_sync, keep_thread_event_loop
-from ._pipeline import Call, Flow
+from ._pipeline import Call, Flow, Step, teardown_steps
 from .ctx import AppContext
-from .globals import _cv_context
 from .scaffold import is_async_callable
-from .signals import appcontext_popped, appcontext_tearing_down
 
 if TYPE_CHECKING:
     import asyncio
@@ -167,14 +165,10 @@ def shutdown_flow(app: App, period: ServingPeriod | None) -> Flow[list[str]]:
 
 
 def context_teardown_flow(app: App, error: BaseException | None) -> Flow[None]:
-    """The ``teardown_appcontext`` functions of a :class:`ServingContext` (reversed)."""
-    for func in reversed(app.teardown_appcontext_funcs):
-        try:
-            rv = yield _call(func, error)
-            if inspect.isawaitable(rv):
-                yield (_await, True, (rv,), None)
-        except Exception:
-            app.logger.exception("Error in teardown_appcontext function %r", _name(func))
+    """The ``teardown_appcontext`` functions of a :class:`ServingContext` (reversed),
+    run and logged as at the end of a request."""
+    steps = tuple(Step(func) for func in reversed(app.teardown_appcontext_funcs))
+    yield from teardown_steps(app, steps, error, "teardown_appcontext")
 
 
 class ServingContext(AppContext):
@@ -185,14 +179,7 @@ class ServingContext(AppContext):
     :meth:`pop` leaves them out.
     """
 
-    def pop(self, exc: BaseException | None = None) -> None:
-        try:
-            if appcontext_tearing_down.receivers:
-                appcontext_tearing_down.send(self.app, exc=exc)
-        finally:
-            _cv_context.reset(self._tokens.pop())
-        if appcontext_popped.receivers:
-            appcontext_popped.send(self.app)
+    teardown_on_pop = False
 
 
 def run_in_context_sync(

@@ -68,7 +68,15 @@ if TYPE_CHECKING:
     from .ctx import RequestContext
     from .wrappers import Response
 
-__all__ = ["Call", "EndpointPlan", "Flow", "Step", "request_flow", "teardown_flow"]
+__all__ = [
+    "Call",
+    "EndpointPlan",
+    "Flow",
+    "Step",
+    "request_flow",
+    "teardown_flow",
+    "teardown_steps",
+]
 
 #: What the pipeline yields: a callable, whether it is async, its args and kwargs.
 Call: TypeAlias = tuple[Callable[..., Any], bool, tuple[Any, ...], dict[str, Any] | None]
@@ -282,6 +290,33 @@ def _call(step: Step, *args: Any, **kwargs: Any) -> Call:
     return (step.func, step.is_async, args, kwargs or None)
 
 
+def before_flow(
+    app: App, ctx: RequestContext, connection: Any, *, started_signal: bool
+) -> Flow[Any]:
+    """Steps before the view, shared by requests and websockets: open the session (a
+    custom interface's), send ``request_started``, run the url value preprocessors, then
+    the before hooks. Returns the first non-``None`` value a before hook returned."""
+    plan = ctx.plan
+    if plan.session_open is not None:
+        session = yield _call(plan.session_open, app, connection)
+        if type(session) is CoroutineType:
+            session = yield _await_call(session)
+        ctx._session = (
+            session if session is not None else app.session_interface.make_null_session(app)
+        )
+    if started_signal and request_started.receivers:
+        request_started.send(app)
+    for step in plan.url_value:
+        yield _call(step, connection.endpoint, connection.view_args)
+    for step in plan.before:
+        rv = yield _call(step)
+        if type(rv) is CoroutineType:
+            rv = yield _await_call(rv)
+        if rv is not None:
+            return rv
+    return None
+
+
 def request_flow(app: App, ctx: RequestContext) -> Flow[Response]:
     """The whole request: dispatch, then teardown unless the body streams."""
     response = yield from dispatch_flow(app, ctx)
@@ -296,24 +331,7 @@ def dispatch_flow(app: App, ctx: RequestContext) -> Flow[Response]:
     request = ctx.request
     try:
         try:
-            rv: Any = None
-            if plan.session_open is not None:
-                session = yield _call(plan.session_open, app, request)
-                if type(session) is CoroutineType:
-                    session = yield _await_call(session)
-                ctx._session = (
-                    session if session is not None else app.session_interface.make_null_session(app)
-                )
-            if request_started.receivers:
-                request_started.send(app)
-            for step in plan.url_value:
-                yield _call(step, request.endpoint, request.view_args)
-            for step in plan.before:
-                rv = yield _call(step)
-                if type(rv) is CoroutineType:
-                    rv = yield _await_call(rv)
-                if rv is not None:
-                    break
+            rv = yield from before_flow(app, ctx, request, started_signal=True)
             if rv is None:
                 if request.routing_exception is not None:
                     raise request.routing_exception
@@ -450,18 +468,20 @@ def teardown_flow(app: App, ctx: RequestContext, error: BaseException | None) ->
     if ctx.torn_down:
         return
     ctx.torn_down = True
-    yield from _teardown_steps(app, ctx.plan.teardown, error, "teardown_request")
+    yield from teardown_steps(app, ctx.plan.teardown, error, "teardown_request")
     if request_tearing_down.receivers:
         try:
             request_tearing_down.send(app, exc=error)
         except Exception:
             app.logger.exception("Error in a request_tearing_down receiver")
-    yield from _teardown_steps(app, ctx.plan.teardown_app, error, "teardown_appcontext")
+    yield from teardown_steps(app, ctx.plan.teardown_app, error, "teardown_appcontext")
 
 
-def _teardown_steps(
+def teardown_steps(
     app: App, steps: tuple[Step, ...], error: BaseException | None, kind: str
 ) -> Flow[None]:
+    """Run teardown callables of one ``kind`` with ``error``, each once: an exception one
+    raises is logged and the next one still runs."""
     for step in steps:
         try:
             rv = yield _call(step, error)
@@ -469,7 +489,7 @@ def _teardown_steps(
                 yield _await_call(rv)
         except Exception:
             app.logger.exception(
-                "Error in %s function %r (logged; the response was not changed)",
+                "Error in %s function %r (logged; the others still run)",
                 kind,
                 getattr(step.func, "__qualname__", step.func),
             )

@@ -69,6 +69,9 @@ class AppContext:
     request_context: RequestContext | None = None
     app: App
     g: _AppCtxGlobals
+    #: Whether the last :meth:`pop` runs the ``teardown_appcontext`` functions itself
+    #: (contexts whose functions a driver runs, like a request's, say no).
+    teardown_on_pop = True
 
     def __init__(self, app: App) -> None:
         self.app = app
@@ -86,7 +89,7 @@ class AppContext:
         plain app context runs the app's ``teardown_appcontext`` functions (a request's
         pipeline runs them itself, at its teardown step)."""
         try:
-            if len(self._tokens) == 1 and self.request_context is None:
+            if len(self._tokens) == 1 and self.teardown_on_pop and self.request_context is None:
                 self.app.do_teardown_appcontext(exc)
             if appcontext_tearing_down.receivers:
                 appcontext_tearing_down.send(self.app, exc=exc)

@@ -203,6 +203,17 @@ _END: Any = object()
 _NOTHING: Any = object()
 
 
+def _chunk_or_end(body: Any, item: Any, end: type[Exception]) -> bytes:
+    """What a producer handed over: a chunk to send, or the end (an error it raised, or
+    ``end``), after which ``body`` is finished."""
+    if isinstance(item, bytes):
+        return item
+    body._finished = True
+    if isinstance(item, _Failure):
+        raise item.error
+    raise end
+
+
 # -- a sync generator: a helper thread under WSGI, worker threads under ASGI ---------------
 
 
@@ -288,12 +299,7 @@ class _SyncEventBody:
         item = channel.get(self._interval)
         if item is _NOTHING:
             return PING
-        if isinstance(item, bytes):
-            return item
-        self._finished = True
-        if isinstance(item, _Failure):
-            raise item.error
-        raise StopIteration
+        return _chunk_or_end(self, item, StopIteration)
 
     def _produce(self, channel: _OneSlotChannel) -> None:
         outcome: Any = _END
@@ -388,12 +394,7 @@ class _AsyncPinger:
                 self._finished = True
                 raise RuntimeError("The server-sent events generator's task was cancelled.")
             return PING
-        if isinstance(item, bytes):
-            return item
-        self._finished = True
-        if isinstance(item, _Failure):
-            raise item.error
-        raise StopAsyncIteration
+        return _chunk_or_end(self, item, StopAsyncIteration)
 
     async def _produce(self, queue: asyncio.Queue[Any]) -> None:
         assert self._scope is not None

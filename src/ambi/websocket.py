@@ -55,6 +55,7 @@ from ._pipeline import (
     _handle_exception,
     _handle_user_exception,
     _steps,
+    before_flow,
 )
 from .ctx import RequestContext
 from .datastructures import Headers
@@ -604,22 +605,7 @@ def websocket_flow(app: App, ctx: WebsocketContext) -> Flow[Response | None]:
     response: Response | None = None
     try:
         try:
-            rv: Any = None
-            if plan.session_open is not None:
-                session = yield _call(plan.session_open, app, websocket)
-                if type(session) is CoroutineType:
-                    session = yield _await_call(session)
-                ctx._session = (
-                    session if session is not None else app.session_interface.make_null_session(app)
-                )
-            for step in plan.url_value:
-                yield _call(step, websocket.endpoint, websocket.view_args)
-            for step in plan.before:
-                rv = yield _call(step)
-                if type(rv) is CoroutineType:
-                    rv = yield _await_call(rv)
-                if rv is not None:
-                    break
+            rv = yield from before_flow(app, ctx, websocket, started_signal=False)
             if rv is None:
                 if websocket.routing_exception is not None:
                     raise websocket.routing_exception
