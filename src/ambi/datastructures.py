@@ -715,16 +715,20 @@ class Headers:
         _check_name(key)
         value = _check_value(_with_params(value, params))
         lower = key.lower()
-        new: list[tuple[str, str]] = []
-        found = False
-        for item in self._list:
-            if item[0].lower() != lower:
-                new.append(item)
-            elif not found:
-                new.append((key, value))
-                found = True
-        if not found:
-            new.append((key, value))
+        items = self._list
+        index = 0
+        for item in items:
+            if item[0].lower() == lower:
+                break
+            index += 1
+        else:
+            # PERF: a new header (the common case) is appended, no list rebuilt
+            # (benchmarks/inprocess.py: every response sets two).
+            items.append((key, value))
+            return
+        new: list[tuple[str, str]] = items[:index]
+        new.append((key, value))
+        new.extend(item for item in items[index + 1 :] if item[0].lower() != lower)
         self._list = new
 
     def __setitem__(self, key: str, value: HeaderValue) -> None:

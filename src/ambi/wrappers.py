@@ -18,7 +18,7 @@ from functools import cached_property
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from .datastructures import FileStorage, Headers, ImmutableMultiDict, MultiDict
+from .datastructures import FileStorage, Headers, ImmutableMultiDict, MultiDict, _check_value
 from .exceptions import BadRequest, RequestEntityTooLarge, SecurityError, UnsupportedMediaType
 from .http import (
     HTTP_STATUS_CODES,
@@ -647,14 +647,26 @@ class Response:
         mimetype: str | None = None,
         content_type: str | None = None,
     ) -> None:
-        self.headers = headers if isinstance(headers, Headers) else Headers(headers)
-        if content_type is None:
-            if mimetype is None and "content-type" not in self.headers:
-                mimetype = self.default_mimetype
-            if mimetype is not None:
-                content_type = _content_type_for(mimetype)
-        if content_type is not None:
-            self.headers["Content-Type"] = content_type
+        if headers is None:
+            # PERF: the common case (a view's str or dict made into a response) builds the
+            # header list directly; only a caller's content type needs checking
+            # (benchmarks/inprocess.py, plaintext and JSON).
+            self.headers = Headers()
+            if content_type is None:
+                mimetype = mimetype or self.default_mimetype
+                if mimetype is not None:
+                    content_type = _content_type_for(mimetype)
+            if content_type is not None:
+                self.headers._list.append(("Content-Type", _check_value(content_type)))
+        else:
+            self.headers = headers if isinstance(headers, Headers) else Headers(headers)
+            if content_type is None:
+                if mimetype is None and "content-type" not in self.headers:
+                    mimetype = self.default_mimetype
+                if mimetype is not None:
+                    content_type = _content_type_for(mimetype)
+            if content_type is not None:
+                self.headers["Content-Type"] = content_type
         self.status_code = self.default_status
         if status is not None:
             self.status = status

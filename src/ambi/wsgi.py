@@ -61,38 +61,63 @@ def _native_to_bytes(value: str) -> bytes:
 class WSGIConnection(Connection):
     """A request as a WSGI server describes it."""
 
-    __slots__ = ("_environ", "_input", "_remaining")
+    __slots__ = ("_environ", "_header_list", "_input", "_remaining")
     interface = "wsgi"
+    _header_list: list[tuple[str, str]] | None
+
+    @property
+    def header_items(self) -> list[tuple[str, str]]:
+        """The request headers, from the environ's ``HTTP_*`` keys on first use.
+
+        PERF: built lazily, since most requests never read ``request.headers`` (a scan of
+        the whole environ per request otherwise; benchmarks/inprocess.py, plaintext).
+        """
+        items = self._header_list
+        if items is None:
+            items = self._header_list = _header_items(self._environ)
+        return items
+
+    @header_items.setter
+    def header_items(self, value: list[tuple[str, str]] | None) -> None:
+        self._header_list = value
 
     def __init__(self, environ: WSGIEnvironment) -> None:
-        script_name = environ.get("SCRIPT_NAME", "")
-        raw_uri: str | None = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+        # PERF: the attributes are set here, not through Connection.__init__'s keywords,
+        # and empty values skip their conversions (benchmarks/inprocess.py, plaintext).
+        get = environ.get
+        script_name = get("SCRIPT_NAME")
+        raw_uri: str | None = get("RAW_URI") or get("REQUEST_URI")
         if raw_uri and not script_name and raw_uri[:1] == "/":
             # The wire form lets the core reject malformed percent-encoding.
-            path_bytes = _native_to_bytes(raw_uri.partition("?")[0])
-            encoded = True
+            self.path_bytes = _native_to_bytes(raw_uri.partition("?")[0]) or b"/"
+            self.path_is_encoded = True
         else:
-            path_bytes = _native_to_bytes(environ.get("PATH_INFO", "") or "/")
-            encoded = False
-        server_port = str(environ.get("SERVER_PORT") or "")  # hypercorn passes an int
-        remote = environ.get("REMOTE_ADDR")
-        remote_port = environ.get("REMOTE_PORT")
-        super().__init__(
-            method=environ.get("REQUEST_METHOD", "GET").upper(),
-            scheme=environ.get("wsgi.url_scheme", "http"),
-            server=(
-                environ.get("SERVER_NAME", ""),
-                int(server_port) if server_port.isdigit() else None,
-            ),
-            root_path=_native_to_bytes(script_name).decode("utf-8", "replace").rstrip("/"),
-            path_bytes=path_bytes or b"/",
-            path_is_encoded=encoded,
-            query_string=_native_to_bytes(environ.get("QUERY_STRING", "")),
-            header_items=_header_items(environ),
-            client=(remote, int(remote_port) if remote_port and str(remote_port).isdigit() else 0)
-            if remote
-            else None,
+            self.path_bytes = _native_to_bytes(get("PATH_INFO") or "/")
+            self.path_is_encoded = False
+        server_port = get("SERVER_PORT")  # a str; hypercorn passes an int
+        if server_port.__class__ is not int:
+            server_port = int(server_port) if server_port and server_port.isdigit() else None
+        self.server = (get("SERVER_NAME", ""), server_port)
+        remote = get("REMOTE_ADDR")
+        if remote:
+            remote_port = get("REMOTE_PORT")
+            self.client = (
+                remote,
+                int(remote_port) if remote_port and str(remote_port).isdigit() else 0,
+            )
+        else:
+            self.client = None
+        method: str = get("REQUEST_METHOD", "GET")
+        self.method = method if method.isupper() else method.upper()
+        self.scheme = get("wsgi.url_scheme", "http")
+        self.root_path = (
+            _native_to_bytes(script_name).decode("utf-8", "replace").rstrip("/")
+            if script_name
+            else ""
         )
+        query = get("QUERY_STRING")
+        self.query_string = _native_to_bytes(query) if query else b""
+        self._header_list = None  # read lazily: see header_items
         self._environ = environ
         self._input = environ.get("wsgi.input")
         length = environ.get("CONTENT_LENGTH")
