@@ -676,7 +676,15 @@ class Response:
         if response is None:
             self._data = b""
         elif isinstance(response, (str, bytes, bytearray)):
-            self.set_data(response)
+            if headers is None and type(self).set_data is Response.set_data:
+                # PERF: a new header list has no Content-Length yet: append it as
+                # set_data would (benchmarks/inprocess.py, plaintext).
+                data = self._data = (
+                    response.encode() if isinstance(response, str) else bytes(response)
+                )
+                self.headers._list.append(("Content-Length", str(len(data))))
+            else:
+                self.set_data(response)
         else:
             self.response = response
 
@@ -905,7 +913,23 @@ def _as_headers(value: Any) -> Headers:
     return value if isinstance(value, Headers) else Headers(value)
 
 
+_CONTENT_TYPES: dict[str, str] = {}
+
+
 def _content_type_for(mimetype: str) -> str:
+    """The ``Content-Type`` for ``mimetype``: text types get ``; charset=utf-8``.
+
+    PERF: memoised (a few hundred mimetypes at most), since every response asks
+    (benchmarks/inprocess.py)."""
+    content_type = _CONTENT_TYPES.get(mimetype)
+    if content_type is None:
+        content_type = _compute_content_type(mimetype)
+        if len(_CONTENT_TYPES) < 512:
+            _CONTENT_TYPES[mimetype] = content_type
+    return content_type
+
+
+def _compute_content_type(mimetype: str) -> str:
     if "charset=" not in mimetype and (
         mimetype.startswith("text/")
         or mimetype in ("application/xml", "application/javascript", "application/ecmascript")
