@@ -43,8 +43,11 @@ class JSONProvider:
             raise TypeError("jsonify() takes positional or keyword arguments, not both.")
         obj: Any = kwargs if not args else args[0] if len(args) == 1 else list(args)
         return self._app.response_class(
-            f"{self.dumps(obj, **self._response_options())}\n", mimetype="application/json"
+            f"{self._dumps_response(obj)}\n", mimetype="application/json"
         )
+
+    def _dumps_response(self, obj: Any) -> str:
+        return self.dumps(obj, **self._response_options())
 
     def _response_options(self) -> dict[str, Any]:
         return {}
@@ -60,6 +63,10 @@ def _default(obj: Any) -> Any:
     if hasattr(obj, "__html__"):
         return str(obj.__html__())
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+#: Response encoders by (ensure_ascii, sort_keys, compact): at most 8.
+_ENCODERS: dict[tuple[bool, bool, bool], _json.JSONEncoder] = {}
 
 
 class DefaultJSONProvider(JSONProvider):
@@ -79,6 +86,26 @@ class DefaultJSONProvider(JSONProvider):
         # As in Flask: responses are compact unless DEBUG, where they are indented.
         compact = self.compact if self.compact is not None else not self._app.debug
         return {"separators": (",", ":")} if compact else {"indent": 2}
+
+    def _dumps_response(self, obj: Any) -> str:
+        cls = type(self)
+        if cls.dumps is not DefaultJSONProvider.dumps or (
+            cls._response_options is not DefaultJSONProvider._response_options
+        ):
+            return super()._dumps_response(obj)
+        # PERF: one encoder per set of options, reused: json.dumps with options builds a
+        # new JSONEncoder per call (benchmarks/inprocess.py, JSON).
+        compact = self.compact if self.compact is not None else not self._app.debug
+        key = (self.ensure_ascii, self.sort_keys, compact)
+        encoder = _ENCODERS.get(key)
+        if encoder is None:
+            encoder = _ENCODERS[key] = _json.JSONEncoder(
+                default=_default,
+                ensure_ascii=self.ensure_ascii,
+                sort_keys=self.sort_keys,
+                **({"separators": (",", ":")} if compact else {"indent": 2}),
+            )
+        return encoder.encode(obj)
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         return _json.loads(s, **kwargs)
