@@ -1613,13 +1613,7 @@ class Map:
         is not part of the result (see :meth:`build_with_host`), but its variables
         must be given (or defaulted) as well.
         """
-        if self._dirty:
-            self._compile()
-        given: Mapping[str, Any] = values if values is not None else {}
-        if method is None:
-            rules = self._build_order_get.get(endpoint, ())
-        else:
-            rules = self._build_order.get(endpoint, ())
+        given, rules = self._build_candidates(endpoint, values, method)
         host_matching = self.host_matching
         for rule in rules:
             if method is not None and rule.methods is not None and method not in rule.methods:
@@ -1637,6 +1631,18 @@ class Map:
             path, query = built
             return f"{path}?{query}" if query else path
         raise BuildError(endpoint, given, method, self)
+
+    def _build_candidates(
+        self, endpoint: str, values: Mapping[str, Any] | None, method: str | None
+    ) -> tuple[Mapping[str, Any], Sequence[Rule]]:
+        """The values to build with, and the endpoint's rules in build order (rules
+        accepting GET first when no method is asked for, as in Werkzeug)."""
+        if self._dirty:
+            self._compile()
+        given: Mapping[str, Any] = values if values is not None else {}
+        if method is None:
+            return given, self._build_order_get.get(endpoint, ())
+        return given, self._build_order.get(endpoint, ())
 
     def build_with_host(
         self,
@@ -1660,13 +1666,7 @@ class Map:
         preferred among the buildable ones (rules without ``host`` are on every host);
         with ``method=None``, rules accepting GET are tried first, as in Werkzeug.
         """
-        if self._dirty:
-            self._compile()
-        given: Mapping[str, Any] = values if values is not None else {}
-        if method is None:
-            rules = self._build_order_get.get(endpoint, ())
-        else:
-            rules = self._build_order.get(endpoint, ())
+        given, rules = self._build_candidates(endpoint, values, method)
         host_matching = self.host_matching
         if host_matching:
             current = server_name.lower()
