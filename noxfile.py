@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import nox
@@ -48,8 +49,26 @@ def docs(session: nox.Session) -> None:
     session.run("mkdocs", "build", "--strict", "-d", "site")
 
 
+def _ensure_wrk(session: nox.Session) -> None:
+    """wrk, the end-to-end load generator: Debian's package, installed when we are root."""
+    if shutil.which("wrk") is not None:
+        return
+    if os.name != "posix" or os.geteuid() != 0 or shutil.which("apt-get") is None:
+        session.error(
+            "benchmarks/e2e.py needs wrk, which is not installed: install it "
+            "(Debian/Ubuntu: sudo apt-get install wrk) and run again"
+        )
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    session.run("apt-get", "update", external=True, env=env)
+    session.run("apt-get", "install", "-y", "wrk", external=True, env=env)
+
+
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Run the benchmark suite and write benchmarks/results.md."""
+    """Run the benchmarks and write benchmarks/results{,-footprint,-e2e}.md."""
+    _ensure_wrk(session)
     session.install("-e", ".", "-r", "benchmarks/requirements.txt")
     session.run("python", "benchmarks/inprocess.py", "--output", "benchmarks/results.md")
+    session.run("python", "benchmarks/footprint.py", "--output", "benchmarks/results-footprint.md")
+    # Last: it exits with 1 (after writing its report) when any cell failed.
+    session.run("python", "benchmarks/e2e.py", "--output", "benchmarks/results-e2e.md")

@@ -6,7 +6,7 @@ What it does, in order:
 
 1. Loads every app case of :mod:`apps` (framework × interface × view kind); a framework
    that is not installed is skipped with a note.
-2. Checks every response (status, body; content type for JSON) of every scenario on
+2. Checks every response (status, body; content type for JSON and HTML) of every scenario on
    every app, and stops with exit status 1 when any is wrong: a fast wrong answer is
    not a result.
 3. Calibrates an iteration count per (app, scenario), then times batches of requests
@@ -58,6 +58,32 @@ ROWS: tuple[tuple[str, str], ...] = (
 MISMATCHED = {("wsgi", "async"), ("asgi", "def")}
 PEERS_OF_INTEREST = ("flask", "starlette", "falcon", "quart")
 
+#: (hops per request, loop entries per request, loops created) of one Ambi case
+Adaptations = tuple[float, float, int]
+
+#: The "Cost of the adaptation" section: (title, interface, mismatched view, native view,
+#: frameworks that have both views on that interface), and DESIGN.md's budget for it.
+ADAPTATION_COSTS: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = (
+    ("ASGI + def − ASGI + async", "asgi", "def", "async", ("ambi", "starlette", "quart")),
+    ("WSGI + async − WSGI + def", "wsgi", "async", "def", ("ambi", "flask")),
+)
+
+#: Quoted from DESIGN.md ("Mismatched cases and what they may cost"), as of issue 6.
+DESIGN_BUDGETS = """\
+> | server | view | how it runs | budget |
+> |---|---|---|---|
+> | ASGI | `def` | in anyio's worker threads (limit configurable), context copied; **one \
+thread hop per request** for a route whose hooks and view are all sync, not one per \
+callable | one hop |
+> | WSGI | `async def` | on a **persistent event loop per worker thread** (created once, \
+reused: async clients and pools survive between requests); never a new loop per request \
+| one loop entry |
+>
+> Measured here, one process, as a guide: `asyncio.run` ≈ 190 µs, `asyncio.Runner.run` \
+≈ 70 µs, `loop.run_until_complete` ≈ 15 µs, one anyio thread hop ≈ 120 µs, one generator \
+step ≈ 0.2 µs. Flask runs async views with a fresh loop per call; Starlette and Quart hop \
+threads per sync call."""
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -86,8 +112,8 @@ def wsgi_environ(scenario: Scenario) -> dict[str, Any]:
     environ: dict[str, Any] = {
         "REQUEST_METHOD": scenario.method,
         "SCRIPT_NAME": "",
-        "PATH_INFO": scenario.path,
-        "QUERY_STRING": "",
+        "PATH_INFO": scenario.path_info,
+        "QUERY_STRING": scenario.query_string,
         "RAW_URI": scenario.path,
         "SERVER_NAME": "127.0.0.1",
         "SERVER_PORT": "8000",
@@ -107,6 +133,11 @@ def wsgi_environ(scenario: Scenario) -> dict[str, Any]:
     if scenario.body:
         environ["CONTENT_TYPE"] = scenario.content_type or "application/octet-stream"
         environ["CONTENT_LENGTH"] = str(len(scenario.body))
+    for name, value in scenario.headers:
+        key = name.upper().replace("-", "_")
+        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            key = f"HTTP_{key}"
+        environ[key] = value
     return environ
 
 
@@ -120,15 +151,19 @@ def asgi_scope(scenario: Scenario) -> dict[str, Any]:
     if scenario.body:
         headers.append((b"content-type", (scenario.content_type or "").encode()))
         headers.append((b"content-length", str(len(scenario.body)).encode()))
+    headers += [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in scenario.headers
+    ]
     return {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
         "http_version": "1.1",
         "method": scenario.method,
         "scheme": "http",
-        "path": scenario.path,
-        "raw_path": scenario.path.encode(),
-        "query_string": b"",
+        "path": scenario.path_info,
+        "raw_path": scenario.path_info.encode(),
+        "query_string": scenario.query_string.encode(),
         "root_path": "",
         "headers": headers,
         "client": ("127.0.0.1", 50000),
@@ -377,11 +412,13 @@ def _adaptation_counter() -> Any:
     return getattr(_drivers, "adaptations", None)
 
 
-def check_all(drivers: list[Driver]) -> tuple[list[str], dict[tuple[str, str, str], str]]:
+def check_all(
+    drivers: list[Driver],
+) -> tuple[list[str], dict[tuple[str, str, str], Adaptations]]:
     """Every scenario on every app, three times each: the failures, and for Ambi the
     adaptations (thread hops, loop entries, loops created) each request cost."""
     failures: list[str] = []
-    adaptations: dict[tuple[str, str, str], str] = {}
+    adaptations: dict[tuple[str, str, str], Adaptations] = {}
     counter = _adaptation_counter()
     for driver in drivers:
         case = driver.case
@@ -404,7 +441,9 @@ def check_all(drivers: list[Driver]) -> tuple[list[str], dict[tuple[str, str, st
                     after = counter.snapshot()
                     hops, entries, created = (a - b for a, b in zip(after, before, strict=True))
                     adaptations[(case.interface, case.view, scenario.name)] = (
-                        f"{hops / 3:g} / {entries / 3:g} / {created}"
+                        hops / 3,
+                        entries / 3,
+                        created,
                     )
     return failures, adaptations
 
@@ -501,7 +540,7 @@ def _table(header: list[str], rows: Iterable[list[str]], align: list[str] | None
 def render(
     cases: list[AppCase],
     samples: dict[tuple[int, str], list[float]],
-    adaptations: dict[tuple[str, str, str], str],
+    adaptations: dict[tuple[str, str, str], Adaptations],
     floors: dict[str, float],
     notes: list[str],
     settings: Settings,
@@ -576,9 +615,10 @@ def render(
         )
 
     adaptation_rows = [
-        [interface.upper(), view, scenario, value]
-        for (interface, view, scenario), value in sorted(adaptations.items())
+        [interface.upper(), view, scenario, f"{hops:g} / {entries:g} / {created}"]
+        for (interface, view, scenario), (hops, entries, created) in sorted(adaptations.items())
     ]
+    cost_section = _adaptation_costs(cases, median, adaptations, stat)
 
     unsupported = sorted(
         {
@@ -632,6 +672,7 @@ def render(
             ),
             "",
         ]
+    parts += cost_section
     if notes or unsupported:
         parts += ["## Notes", ""]
         parts += [f"- {note}" for note in notes]
@@ -648,6 +689,76 @@ def render(
         "",
     ]
     return "\n".join(parts)
+
+
+def _adaptation_costs(
+    cases: list[AppCase],
+    values: dict[tuple[str, str, str, str], float],
+    adaptations: dict[tuple[str, str, str], Adaptations],
+    stat: str,
+) -> list[str]:
+    """The "Cost of the adaptation" section: per scenario, the µs a mismatched case adds
+    over the native path of the same framework, from this run's numbers."""
+    present = {(case.framework, case.interface, case.view) for case in cases}
+    unsupported = {(case.framework, case.interface, case.view): case.unsupported for case in cases}
+    header = ["scenario"]
+    columns: list[tuple[str, str, str, str, str]] = []
+    for title, interface, mismatched, native, frameworks in ADAPTATION_COSTS:
+        for framework in frameworks:
+            if {(framework, interface, mismatched), (framework, interface, native)} <= present:
+                columns.append((title, framework, interface, mismatched, native))
+                header.append(f"{framework} {title} µs")
+        if "ambi" in {column[1] for column in columns if column[0] == title}:
+            counted = "hops" if mismatched == "def" else "loop entries"
+            header.append(f"ambi {counted} per request")
+            columns.append((title, "", interface, mismatched, counted))
+    if not any(column[1] == "ambi" for column in columns):
+        return []
+
+    rows = []
+    for scenario in SCENARIOS:
+        row = [scenario.title]
+        for _title, framework, interface, mismatched, native in columns:
+            if not framework:  # the counted adaptations of Ambi's mismatched case
+                counts = adaptations.get((interface, mismatched, scenario.name))
+                if counts is None:
+                    row.append("—")
+                else:
+                    row.append(f"{counts[0] if native == 'hops' else counts[1]:g}")
+                continue
+            skipped = (
+                unsupported[(framework, interface, mismatched)].keys()
+                | unsupported[(framework, interface, native)].keys()
+            )
+            slow = values.get((framework, interface, mismatched, scenario.name))
+            fast = values.get((framework, interface, native, scenario.name))
+            if scenario.name in skipped:
+                row.append("n/a")
+            elif slow is None or fast is None:
+                row.append("—")
+            else:
+                row.append(f"{slow - fast:+.1f}")
+        rows.append(row)
+    return [
+        "## Cost of the adaptation",
+        "",
+        "What each mismatched case adds per request over the native path of the same "
+        "framework, in this run: the "
+        f"{'best' if stat == 'best' else 'median'} µs of the mismatched row minus that of "
+        "the native row, per scenario. For Ambi both rows are the *same app object* (its "
+        "`def` app served through ASGI minus its `async def` app through ASGI; its "
+        "`async def` app through WSGI minus its `def` app through WSGI), so the difference "
+        "is the adaptation: the thread hop, or the entry into the thread's persistent loop. "
+        "The counted columns come from Ambi's own counters during the correctness pass. "
+        "Differences of a few µs are within the noise.",
+        "",
+        "DESIGN.md's budgets (quoted):",
+        "",
+        DESIGN_BUDGETS,
+        "",
+        _table(header, rows, ["---"] + ["--:"] * (len(header) - 1)),
+        "",
+    ]
 
 
 # -- main ----------------------------------------------------------------------------------

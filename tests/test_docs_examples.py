@@ -52,6 +52,7 @@ def test_every_guide_page_is_checked() -> None:
         "docs/deployment.md",  # configuration files and shell commands
         "docs/operations.md",  # server flags and fragments (a health check needs a database)
         "docs/tutorial.md",  # tested by tests/test_example_notes.py on the real example
+        "docs/benchmarks.md",  # method, shell commands and result tables; no Python examples
     }
     pages = {f"docs/{path.name}" for path in (REPO / "docs").glob("*.md")}
     assert pages - unchecked == set(_pages())

@@ -10,9 +10,20 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ambi import Ambi, request
+from ambi import Ambi, render_template, request
 
-from .common import HELLO, JSON_MESSAGE, ROUTE_COUNT, AppCase, param_text
+from .common import (
+    ARGS_COOKIE,
+    ARGS_HEADER,
+    HELLO,
+    JSON_MESSAGE,
+    ROUTE_COUNT,
+    TEMPLATE_CONTEXT,
+    TEMPLATE_NAME,
+    AppCase,
+    args_result,
+    param_text,
+)
 
 __all__ = ["app_async", "app_def", "cases"]
 
@@ -29,6 +40,17 @@ def _async_param_view(route: int) -> Callable[[int], Awaitable[str]]:
         return param_text(route, item_id)
 
     return view
+
+
+def _args_result() -> dict[str, Any]:
+    # The same reads in def and async views: the query, a header, a cookie.
+    return args_result(
+        request.args.get("name"),
+        request.args.get("count", type=int),
+        request.args.getlist("tag"),
+        request.headers.get(ARGS_HEADER[0]),
+        request.cookies.get(ARGS_COOKIE[0]),
+    )
 
 
 def build_def() -> Ambi:
@@ -48,6 +70,14 @@ def build_def() -> Ambi:
     @app.post("/echo")
     def echo() -> Any:
         return request.get_json()
+
+    @app.get("/template")
+    def template() -> str:
+        return render_template(TEMPLATE_NAME, **TEMPLATE_CONTEXT)
+
+    @app.get("/args")
+    def args() -> dict[str, Any]:
+        return _args_result()
 
     return app
 
@@ -70,6 +100,14 @@ def build_async() -> Ambi:
     async def echo() -> Any:
         # The blocking body API works unchanged in an async view (DESIGN.md).
         return request.get_json()
+
+    @app.get("/template")
+    async def template() -> str:
+        return render_template(TEMPLATE_NAME, **TEMPLATE_CONTEXT)
+
+    @app.get("/args")
+    async def args() -> dict[str, Any]:
+        return _args_result()
 
     return app
 
