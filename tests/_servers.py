@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -83,6 +83,7 @@ SERVERS: dict[str, Callable[..., list[str]]] = {
         "gthread",
         "--threads",
         "16",
+        "--no-control-socket",  # else all share ~/.gunicorn/gunicorn.ctl
         "-w",
         "1",
         "-b",
@@ -95,6 +96,7 @@ SERVERS: dict[str, Callable[..., list[str]]] = {
         "gunicorn",
         "-k",
         "uvicorn_worker.UvicornWorker",
+        "--no-control-socket",  # else all share ~/.gunicorn/gunicorn.ctl
         "-w",
         "1",
         "-b",
@@ -315,8 +317,12 @@ def start_server(
 class ServerPool:
     """Starts each server on first use and keeps it for the pool's lifetime."""
 
-    def __init__(self, target: str = TARGET) -> None:
+    def __init__(
+        self, target: str = TARGET, extra_args: Mapping[str, Sequence[str]] | None = None
+    ) -> None:
         self.target = target
+        #: Flags added to a server's command line, by server name.
+        self.extra_args = extra_args or {}
         self._servers: dict[str, RunningServer] = {}
         self._failed: dict[str, str] = {}
 
@@ -330,7 +336,7 @@ class ServerPool:
             server = None
         if server is None:
             try:
-                server = start_server(name, self.target)
+                server = start_server(name, self.target, extra_args=self.extra_args.get(name, ()))
             except ServerStartError as exc:
                 self._failed[name] = str(exc)
                 raise

@@ -99,3 +99,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(
             f"fuzz: {sum(counts.values())} hypothesis examples run by {len(counts)} properties"
         )
+    for name in ("tests._reports", "_reports"):  # the reliability tests' figures
+        reports = _sys.modules.get(name)
+        if reports is not None:
+            for line in reports.SUMMARIES:
+                terminalreporter.write_line(line)

@@ -57,6 +57,7 @@ ADAPTERS = {
     "cli",
     "sse",
     "asgi_websocket",
+    "_disconnect",
 }
 FORBIDDEN = {
     "asyncio",

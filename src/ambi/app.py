@@ -100,6 +100,7 @@ class App(Scaffold):
         "TEMPLATES_AUTO_RELOAD": None,
         "SYNC_VIEW_THREADS": 40,
         "LOOP_BLOCK_WARNING": None,
+        "CANCEL_ON_DISCONNECT": True,
         "WEBSOCKET_MAX_MESSAGE_SIZE": 1024 * 1024,
         "WEBSOCKET_SYNC_THREADS": 100,
         "BACKGROUND_TASK_THREADS": 10,

@@ -12,6 +12,7 @@ the first ``async def`` callable runs, the body is read in (bounded by the reque
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import tempfile
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
@@ -23,6 +24,7 @@ import anyio.from_thread
 import anyio.to_thread
 from anyio import CapacityLimiter
 
+from ._disconnect import DisconnectMonitor, note_limiter, register
 from ._drivers import LoopWatch, drive_async
 from ._lifespan import serve_lifespan
 from ._pipeline import release_request, request_flow, teardown_flow
@@ -47,7 +49,9 @@ class ASGIConnection(Connection):
         "_body_ended",
         "_buffer",
         "_declared_length",
+        "_monitor",
         "_overflow",
+        "_receiver",
         "_scope",
         "_spool",
         "receive",
@@ -101,6 +105,9 @@ class ASGIConnection(Connection):
         self._spool: IO[bytes] | None = None
         self._declared_length = declared_length
         self._body_ended = not has_body
+        #: The disconnect monitor watching this request (``_disconnect.py``), if any.
+        self._monitor: DisconnectMonitor | None = None
+        self._receiver: asyncio.Task[bool] | None = None
 
     @property
     def environ(self) -> dict[str, Any]:
@@ -223,6 +230,8 @@ class ASGIConnection(Connection):
         if self._spool is not None:
             self._spool.close()
             self._spool = None
+        if self._receiver is not None:
+            self._receiver.cancel()
 
     async def wait_for_disconnect(self) -> None:
         """Return when the client disconnects (only once the body has been read)."""
@@ -230,6 +239,26 @@ class ASGIConnection(Connection):
             message = await self.receive()
             if message["type"] == "http.disconnect":
                 return
+
+    def disconnect_receiver(self) -> asyncio.Task[bool]:
+        """The one task that calls ``receive()`` once the body has been read: it ends
+        with True when the client disconnects, False if ``receive()`` failed. Started on
+        first use, shared by whoever watches the request (a slow view's disconnect watch,
+        a streamed response), cancelled by :meth:`close`: one task, never cancelled
+        midway, so no ``http.disconnect`` is received and lost (servers send it once)."""
+        if self._receiver is None:
+            # An empty context: the task must not keep the request's context alive.
+            self._receiver = asyncio.get_running_loop().create_task(
+                self._receive_until_disconnect(), context=contextvars.Context()
+            )
+        return self._receiver
+
+    async def _receive_until_disconnect(self) -> bool:
+        try:
+            await self.wait_for_disconnect()
+        except Exception:
+            return False  # a server whose receive() failed: nothing to watch
+        return True
 
 
 _SPOOL_READ = 64 * 1024
@@ -297,6 +326,7 @@ def _sync_limiter(app: App, setting: str = "SYNC_VIEW_THREADS") -> CapacityLimit
         return limiter
     limiter = CapacityLimiter(total)
     app.__dict__[key] = (loop, limiter)
+    note_limiter(limiter)  # the disconnect monitor waits while a request holds one of its threads
     return limiter
 
 
@@ -347,9 +377,14 @@ async def _handle_http(app: App, scope: Scope, receive: Receive, send: Send) -> 
     try:
 
         async def read_body() -> None:
+            config = app.config
             await connection.read_all(
-                ctx.request.max_content_length, app.config["BODY_SPOOL_THRESHOLD"]
+                ctx.request.max_content_length, config["BODY_SPOOL_THRESHOLD"]
             )
+            # The body is in: from now on receive() only reports a disconnect, which
+            # cancels the request's async callables (_disconnect.py).
+            if connection._body_ended and config["CANCEL_ON_DISCONNECT"]:
+                register(connection)
 
         plan = ctx.plan
         before_async: Callable[[], Awaitable[None]] | None = (
@@ -358,13 +393,28 @@ async def _handle_http(app: App, scope: Scope, receive: Receive, send: Send) -> 
         if plan.run_inline and before_async is not None:
             await read_body()  # sync callables on the loop cannot wait for the body
             before_async = None
-        response = sent = await drive_async(
-            request_flow(app, ctx),
-            before_async=before_async,
-            limiter=_sync_limiter(app),
-            run_sync_inline=plan.run_inline,
-            watch=_loop_watch(app, ctx),
-        )
+        try:
+            response = sent = await drive_async(
+                request_flow(app, ctx),
+                before_async=before_async,
+                limiter=_sync_limiter(app),
+                run_sync_inline=plan.run_inline,
+                watch=_loop_watch(app, ctx),
+            )
+        except BaseException as exc:
+            if connection._monitor is None or not _cancelled_by_disconnect(connection, exc):
+                raise
+            error = ClientDisconnected(_CANCELLED)
+            _log_disconnect(app, ctx, "its view was cancelled")
+            return
+        monitor = connection._monitor
+        if monitor is not None:
+            del monitor.requests[connection]  # PERF: release() inline (_disconnect.py)
+            if monitor.watches:
+                watch = monitor.stop_watch(connection)
+                if watch is not None and watch.disconnected:
+                    _log_disconnect(app, ctx, "the response was not sent")
+                    return
         await send(
             {
                 "type": "http.response.start",
@@ -394,6 +444,37 @@ async def _handle_http(app: App, scope: Scope, receive: Receive, send: Send) -> 
         await _finish(app, ctx, response, error)
 
 
+_CANCELLED = (
+    "The client disconnected while the request was handled; its async def callables were"
+    " cancelled (CANCEL_ON_DISCONNECT)."
+)
+
+
+def _cancelled_by_disconnect(connection: ASGIConnection, error: BaseException) -> bool:
+    """Release the request; whether ``error`` is its watch's cancellation of the
+    request's task alone (a cancellation by the server as well is the server's)."""
+    assert connection._monitor is not None
+    watch = connection._monitor.release(connection)
+    return (
+        watch is not None
+        and watch.cancelled
+        and isinstance(error, asyncio.CancelledError)
+        and watch.task.cancelling() == 0
+    )
+
+
+def _log_disconnect(app: App, ctx: RequestContext, outcome: str) -> None:
+    # Not an error of the app's: a client may leave at any time.
+    request = ctx.request
+    app.logger.info(
+        "Client disconnected during %s %s (endpoint %r): %s.",
+        request.method,
+        request.path,
+        request.endpoint,
+        outcome,
+    )
+
+
 async def _send_stream(connection: ASGIConnection, response: Response, send: Send) -> None:
     body: Any = response.response
     chunks: AsyncGenerator[bytes, None] = (
@@ -405,8 +486,10 @@ async def _send_stream(connection: ASGIConnection, response: Response, send: Sen
             async with anyio.create_task_group() as group:
 
                 async def watch() -> None:
-                    await connection.wait_for_disconnect()
-                    group.cancel_scope.cancel()
+                    receiver = connection.disconnect_receiver()
+                    await asyncio.wait((receiver,))  # leaves it running when cancelled
+                    if receiver.result():
+                        group.cancel_scope.cancel()
 
                 group.start_soon(watch)
                 await _pump(chunks, send)
