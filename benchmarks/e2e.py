@@ -56,6 +56,8 @@ STOP_DEADLINE_S = 10.0
 BIND_ATTEMPTS = 3
 #: gunicorn ``gthread``: worker threads of the one worker process
 GTHREAD_THREADS = 4
+#: what a server's log says when another process took its port before it could bind
+_BIND_ERRORS = ("address already in use", "connection in use")
 
 Log = Callable[[str], None]
 
@@ -150,6 +152,14 @@ SERVERS: tuple[Server, ...] = (
 SERVER_PACKAGES = ("uvicorn", "h11", "httptools", "gunicorn", "httpx")
 
 
+def server_named(name: str) -> Server:
+    """The server of :data:`SERVERS` called ``name`` (e.g. ``"gunicorn-sync"``)."""
+    for server in SERVERS:
+        if server.name == name:
+            return server
+    raise LookupError(f"no server {name!r}; known: {', '.join(s.name for s in SERVERS)}")
+
+
 @dataclass(frozen=True)
 class Settings:
     """How hard and how long to load each cell."""
@@ -189,18 +199,25 @@ def target_of(case: AppCase) -> str:
     raise LookupError(f"{case.label}: {module_name} has no public name for its app object")
 
 
-class RunningServer:
-    """One server process serving one app, in its own process group."""
+class ServerError(RuntimeError):
+    """A server did not start or did not answer correctly; the message carries its log."""
+
+
+class ServerProcess:
+    """One server process serving one ``module:attribute`` target, in its own process group."""
 
     def __init__(
-        self, server: Server, case: AppCase, cpu: int | None, log_dir: Path, env: dict[str, str]
+        self,
+        server: Server,
+        target: str,
+        log_path: Path,
+        env: dict[str, str],
+        cpu: int | None = None,
     ) -> None:
         self.server = server
-        self.case = case
         self.cpu = cpu
-        self.target = target_of(case)
-        slug = f"{server.name}-{case.framework}-{case.interface}-{case.view}"
-        self.log_path = log_dir / f"{slug}.log"
+        self.target = target
+        self.log_path = log_path
         self.env = env
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
@@ -212,6 +229,12 @@ class RunningServer:
     @property
     def base_url(self) -> str:
         return f"http://{HOST}:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        """The server's process id (its process group id too); the server must be running."""
+        assert self.process is not None
+        return self.process.pid
 
     def launch(self) -> None:
         """Start the process (readiness is :meth:`wait_ready`'s job)."""
@@ -242,7 +265,8 @@ class RunningServer:
             assert self.process is not None
             if self.process.poll() is not None:
                 tail = self.log_tail()
-                if "address already in use" in tail.lower() and self.attempts < BIND_ATTEMPTS:
+                lost_port = any(marker in tail.lower() for marker in _BIND_ERRORS)
+                if lost_port and self.attempts < BIND_ATTEMPTS:
                     self.stop()
                     self.launch()
                     continue
@@ -280,6 +304,17 @@ class RunningServer:
             self._log = None
 
 
+class RunningServer(ServerProcess):
+    """One server process serving one app case of :mod:`apps`."""
+
+    def __init__(
+        self, server: Server, case: AppCase, cpu: int | None, log_dir: Path, env: dict[str, str]
+    ) -> None:
+        slug = f"{server.name}-{case.framework}-{case.interface}-{case.view}"
+        super().__init__(server, target_of(case), log_dir / f"{slug}.log", env, cpu)
+        self.case = case
+
+
 def server_environment() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(BENCH_DIR), *filter(None, [env.get("PYTHONPATH")])])
@@ -288,6 +323,35 @@ def server_environment() -> dict[str, str]:
     for name in ("WEB_CONCURRENCY", "GUNICORN_CMD_ARGS"):
         env.pop(name, None)
     return env
+
+
+@contextlib.contextmanager
+def serve(
+    name: str,
+    target: str,
+    log_dir: Path,
+    env: dict[str, str] | None = None,
+    cpu: int | None = None,
+) -> Iterator[ServerProcess]:
+    """Serve ``target`` (``module:attribute`` in benchmarks/) under the server ``name`` of
+    :data:`SERVERS` on a free port; yield it once it answers HTTP, and stop it afterwards.
+
+    ``env`` defaults to :func:`server_environment`; :class:`ServerError` (with the log's
+    tail) if it does not start."""
+    server = server_named(name)
+    slug = target.replace(":", "-").replace(".", "-")
+    process = ServerProcess(
+        server, target, log_dir / f"{name}-{slug}.log", env or server_environment(), cpu
+    )
+    try:
+        process.launch()
+        with httpx.Client(trust_env=False) as client:
+            process.wait_ready(client)
+        if process.failure:
+            raise ServerError(f"{name} {target}: {process.failure}")
+        yield process
+    finally:
+        process.stop()
 
 
 # -- requests ------------------------------------------------------------------------------
@@ -744,10 +808,7 @@ def render(
     command: str,
     elapsed_s: float,
 ) -> str:
-    packages = list(_versions())
-    for name in SERVER_PACKAGES:
-        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-            packages.append(f"{name} {importlib.metadata.version(name)}")
+    packages = versions()
     server_cpu, wrk_cpu = cpus
     pinning = (
         f"servers pinned to CPU {server_cpu}, wrk to CPU {wrk_cpu} (`taskset`)"
@@ -841,6 +902,16 @@ def render(
             "",
         ]
     return "\n".join(parts)
+
+
+def versions(*extra: str) -> list[str]:
+    """``name version`` of the frameworks (as inprocess.py lists them), then of the servers'
+    packages and of ``extra``, each that is installed."""
+    found = list(_versions())
+    for name in (*SERVER_PACKAGES, *extra):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            found.append(f"{name} {importlib.metadata.version(name)}")
+    return found
 
 
 # -- main ----------------------------------------------------------------------------------

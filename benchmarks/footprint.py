@@ -12,10 +12,12 @@ Two measurements, side by side for Ambi and its peers, printed as a markdown rep
    bytecode caches).
 2. **Memory per idle worker.** Each framework's benchmark app (``apps/*``, the very apps
    the in-process benchmark times) under its real server on 127.0.0.1 at an ephemeral
-   port: uvicorn for the ASGI apps, gunicorn with one sync worker for the WSGI apps. After
-   100 ``GET /`` requests (each answer checked) and a short pause, the worker process's
-   ``VmRSS`` and ``RssAnon`` are read from ``/proc/<pid>/status`` (for gunicorn the worker
-   child, not the arbiter; the arbiter's RSS is shown apart). The raw apps give the floor:
+   port, started as e2e.py starts it (:func:`e2e.serve`): uvicorn with its httptools
+   protocol (e2e's ``uvicorn-httptools``) for the ASGI apps, gunicorn with one sync worker
+   (``gunicorn-sync``) for the WSGI apps. After 100 ``GET /`` requests (each answer
+   checked) and a short pause, the worker process's ``VmRSS`` and ``RssAnon`` are read
+   from ``/proc/<pid>/status`` (for gunicorn the worker child, not the arbiter; the
+   arbiter's RSS is shown apart). The raw apps give the floor:
    the server, the interpreter and a hand-written app doing the same work (with Jinja2
    and the compiled template, like every app module here).
 
@@ -27,38 +29,30 @@ Linux only (``/proc``). Bounded: about a minute, under two.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
-import importlib.metadata
 import importlib.util
 import os
 import platform
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
-from typing import IO
 
 from apps.common import HELLO
+from e2e import HOST, ServerError, _stop_on_sigterm, serve, versions
+from inprocess import _cpu, _table
 
 HERE = Path(__file__).resolve().parent
-HOST = "127.0.0.1"
-READY_DEADLINE = 15.0
-STOP_DEADLINE = 5.0
-BIND_ATTEMPTS = 3
 REQUESTS = 100
 #: after the requests, before reading the worker's memory
 IDLE_PAUSE = 0.5
-_BIND_ERRORS = ("address already in use", "errno 98", "connection in use")
 
 
 # -- import time ---------------------------------------------------------------------------
@@ -169,12 +163,21 @@ def measure_imports(
 
 # -- servers -------------------------------------------------------------------------------
 
+#: e2e.py's server (see :data:`e2e.SERVERS`) -> its name in this report, and the packages
+#: it needs
+SERVER_LABELS: dict[str, str] = {"uvicorn-httptools": "uvicorn", "gunicorn-sync": "gunicorn sync"}
+SERVER_NEEDS: dict[str, tuple[str, ...]] = {
+    "uvicorn-httptools": ("uvicorn", "httptools"),
+    "gunicorn-sync": ("gunicorn",),
+}
+
 
 @dataclass(frozen=True)
 class ServedApp:
     """One framework's benchmark app under one server."""
 
     framework: str
+    #: the server's name in e2e.py's SERVERS
     server: str
     #: ``module:attribute`` in benchmarks/apps
     target: str
@@ -182,161 +185,31 @@ class ServedApp:
     needs: str
 
     @property
+    def server_label(self) -> str:
+        return SERVER_LABELS[self.server]
+
+    @property
     def label(self) -> str:
-        return f"{self.framework} / {self.server}"
+        return f"{self.framework} / {self.server_label}"
 
 
 SERVED: tuple[ServedApp, ...] = (
-    ServedApp("raw", "uvicorn", "apps.raw:asgi_app", "uvicorn"),
-    ServedApp("raw", "gunicorn sync", "apps.raw:wsgi_app", "gunicorn"),
-    ServedApp("ambi", "uvicorn", "apps.ambi_app:app_async", "ambi"),
-    ServedApp("ambi", "gunicorn sync", "apps.ambi_app:app_def", "ambi"),
-    ServedApp("flask", "gunicorn sync", "apps.flask_app:app_def", "flask"),
-    ServedApp("starlette", "uvicorn", "apps.starlette_app:app_async", "starlette"),
-    ServedApp("falcon", "uvicorn", "apps.falcon_app:asgi_app", "falcon"),
-    ServedApp("falcon", "gunicorn sync", "apps.falcon_app:wsgi_app", "falcon"),
-    ServedApp("quart", "uvicorn", "apps.quart_app:app_async", "quart"),
+    ServedApp("raw", "uvicorn-httptools", "apps.raw:asgi_app", "uvicorn"),
+    ServedApp("raw", "gunicorn-sync", "apps.raw:wsgi_app", "gunicorn"),
+    ServedApp("ambi", "uvicorn-httptools", "apps.ambi_app:app_async", "ambi"),
+    ServedApp("ambi", "gunicorn-sync", "apps.ambi_app:app_def", "ambi"),
+    ServedApp("flask", "gunicorn-sync", "apps.flask_app:app_def", "flask"),
+    ServedApp("starlette", "uvicorn-httptools", "apps.starlette_app:app_async", "starlette"),
+    ServedApp("falcon", "uvicorn-httptools", "apps.falcon_app:asgi_app", "falcon"),
+    ServedApp("falcon", "gunicorn-sync", "apps.falcon_app:wsgi_app", "falcon"),
+    ServedApp("quart", "uvicorn-httptools", "apps.quart_app:app_async", "quart"),
 )
-
-
-def server_command(server: str, target: str, port: int) -> list[str]:
-    if server == "uvicorn":
-        return [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            target,
-            "--host",
-            HOST,
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
-    if server == "gunicorn sync":
-        return [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-k",
-            "sync",
-            "-w",
-            "1",
-            "-b",
-            f"{HOST}:{port}",
-            "--log-level",
-            "warning",
-            target,
-        ]
-    raise ValueError(server)
-
-
-def _server_module(server: str) -> str:
-    return server.split()[0]
-
-
-def free_port() -> int:
-    """An ephemeral port on 127.0.0.1 that was free a moment ago (the server may lose it
-    to another process before binding: the start is then retried on a fresh one)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class ServerError(RuntimeError):
-    """A server did not start or did not answer correctly; the message carries its log."""
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    port: int
-    log_path: Path
-    log_file: IO[bytes]
-
-    def log(self) -> str:
-        self.log_file.flush()
-        return self.log_path.read_text("utf-8", "replace")
-
-    def stop(self) -> None:
-        """SIGTERM the server's process group, wait, SIGKILL whatever is left."""
-        try:
-            if self.process.poll() is None:
-                _signal_group(self.process.pid, signal.SIGTERM)
-                try:
-                    self.process.wait(timeout=STOP_DEADLINE)
-                except subprocess.TimeoutExpired:
-                    _signal_group(self.process.pid, signal.SIGKILL)
-                    self.process.wait(timeout=STOP_DEADLINE)
-            _signal_group(self.process.pid, signal.SIGKILL)  # workers that outlived it
-        finally:
-            self.log_file.close()
-            with contextlib.suppress(OSError):
-                self.log_path.unlink()
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    # Started with start_new_session=True: the server's pid is its process group id.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)
 
 
 def _get(conn: http.client.HTTPConnection, path: str) -> tuple[int, bytes]:
     conn.request("GET", path)
     response = conn.getresponse()
     return response.status, response.read()
-
-
-def _wait_ready(server: Server, deadline: float) -> bool:
-    """Poll until the server answers; False if it exited first (a lost port, say)."""
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            return False
-        conn = http.client.HTTPConnection(HOST, server.port, timeout=2.0)
-        try:
-            _get(conn, "/")
-        except (OSError, http.client.HTTPException):
-            if any(marker in server.log().lower() for marker in _BIND_ERRORS):
-                return False  # gunicorn keeps retrying the bind for a while
-            time.sleep(0.05)
-            continue
-        finally:
-            conn.close()
-        return True
-    raise ServerError(f"not ready within {READY_DEADLINE:.0f} s\n--- log ---\n{server.log()}")
-
-
-@contextlib.contextmanager
-def running(served: ServedApp) -> Iterator[Server]:
-    """Start ``served`` on a free port, wait until it answers, and stop it afterwards."""
-    last_log = ""
-    for _attempt in range(BIND_ATTEMPTS):
-        port = free_port()
-        fd, log_name = tempfile.mkstemp(prefix="ambi-footprint-", suffix=".log")
-        log_file = os.fdopen(fd, "wb")
-        process = subprocess.Popen(
-            server_command(served.server, served.target, port),
-            cwd=HERE,
-            env=_python_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        server = Server(process, port, Path(log_name), log_file)
-        try:
-            ready = _wait_ready(server, time.monotonic() + READY_DEADLINE)
-            if ready:
-                yield server
-                return
-            last_log = server.log()
-        finally:
-            server.stop()
-        if not any(marker in last_log.lower() for marker in _BIND_ERRORS):
-            break
-    raise ServerError(f"exited during start-up\n--- log ---\n{last_log}")
 
 
 def _children(pid: int) -> list[int]:
@@ -375,8 +248,8 @@ class MemoryResult:
     arbiter_mib: float | None
 
 
-def measure_memory(served: ServedApp) -> MemoryResult:
-    with running(served) as server:
+def measure_memory(served: ServedApp, log_dir: Path) -> MemoryResult:
+    with serve(served.server, served.target, log_dir, env=_python_env()) as server:
         conn = http.client.HTTPConnection(HOST, server.port, timeout=10.0)
         try:
             for number in range(REQUESTS):
@@ -384,12 +257,12 @@ def measure_memory(served: ServedApp) -> MemoryResult:
                 if status != 200 or body != HELLO.encode():
                     raise ServerError(
                         f"request {number + 1}: {status} {body[:200]!r}\n--- log ---\n"
-                        f"{server.log()}"
+                        f"{server.log_tail()}"
                     )
         finally:
             conn.close()
         time.sleep(IDLE_PAUSE)
-        arbiter = server.process.pid
+        arbiter = server.pid
         workers = _children(arbiter) if served.server.startswith("gunicorn") else [arbiter]
         if len(workers) != 1:
             raise ServerError(f"expected one worker under pid {arbiter}, found {workers}")
@@ -401,22 +274,6 @@ def measure_memory(served: ServedApp) -> MemoryResult:
 
 
 # -- report --------------------------------------------------------------------------------
-
-
-def _versions() -> list[str]:
-    names = ["ambi", "flask", "werkzeug", "starlette", "falcon", "quart", "jinja2"]
-    names += ["uvicorn", "httptools", "uvloop", "gunicorn"]
-    found = []
-    for name in names:
-        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-            found.append(f"{name} {importlib.metadata.version(name)}")
-    return found
-
-
-def _table(header: list[str], rows: list[list[str]], align: list[str]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def _ratio(value: float, base: float | None) -> str:
@@ -438,10 +295,9 @@ def render(
         "see benchmarks/README.md. **Numbers are only comparable within one run.**",
         "",
         f"- when: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {elapsed_s:.0f} s in all",
-        f"- machine: {platform.machine()}, {os.cpu_count()} CPUs, "
-        f"{platform.system()} {platform.release()}",
+        f"- machine: {_cpu()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}",
         f"- Python {platform.python_version()} ({platform.python_implementation()})",
-        f"- packages: {', '.join(_versions())}",
+        f"- packages: {', '.join(versions('jinja2'))}",
         "",
     ]
     if imports:
@@ -479,7 +335,7 @@ def render(
             rows.append(
                 [
                     result.served.framework,
-                    result.served.server,
+                    result.served.server_label,
                     f"`{result.served.target}`",
                     f"{result.rss_mib:.1f}",
                     f"{result.rss_mib - floor:+.1f}" if floor is not None else "—",
@@ -528,11 +384,6 @@ def _installed(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    # Unwind through the finally blocks that stop the servers.
-    raise SystemExit(128 + signum)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer import-time runs")
@@ -553,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         print("footprint.py reads /proc: Linux only", file=sys.stderr)
         return 2
     started = time.perf_counter()
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
 
     def log(message: str) -> None:
         print(f"[{time.perf_counter() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
@@ -577,23 +428,21 @@ def main(argv: list[str] | None = None) -> int:
 
     memory: list[MemoryResult] = []
     if "memory" not in args.skip:
-        for served in SERVED:
-            if served.framework not in wanted:
-                continue
-            missing = [
-                name
-                for name in (served.needs, _server_module(served.server))
-                if not _installed(name)
-            ]
-            if missing:
-                notes.append(f"{served.label}: skipped, {' and '.join(missing)} not installed")
-                continue
-            log(f"memory: {served.label} ({served.target})")
-            try:
-                memory.append(measure_memory(served))
-            except ServerError as exc:
-                print(f"\n{served.label} FAILED: {exc}", file=sys.stderr)
-                return 1
+        with tempfile.TemporaryDirectory(prefix="ambi-footprint-") as log_dir:
+            for served in SERVED:
+                if served.framework not in wanted:
+                    continue
+                needs = dict.fromkeys((served.needs, *SERVER_NEEDS[served.server]))
+                missing = [name for name in needs if not _installed(name)]
+                if missing:
+                    notes.append(f"{served.label}: skipped, {' and '.join(missing)} not installed")
+                    continue
+                log(f"memory: {served.label} ({served.target})")
+                try:
+                    memory.append(measure_memory(served, Path(log_dir)))
+                except ServerError as exc:
+                    print(f"\n{served.label} FAILED: {exc}", file=sys.stderr)
+                    return 1
 
     report = render(bare_ms, imports, memory, notes, args.quick, time.perf_counter() - started)
     print(report)
