@@ -71,7 +71,10 @@ class Checked:
 
     def __init__(self, server: RunningServer) -> None:
         self.server = server
-        self.http = server.client()
+        # A new connection per check: the servers close idle keep-alive connections after
+        # KEEP_ALIVE_TIMEOUT (1 s), and a request sent on one just as the server closes it
+        # is reset (ECONNRESET), which is the client's race, not the app's fault.
+        self.http = server.client(limits=httpx.Limits(max_keepalive_connections=0))
         self.log_start = server.log_size()
         self.baseline = settled_state(self.http, None)
 
