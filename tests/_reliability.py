@@ -32,6 +32,8 @@ TARGET = "tests.server_apps.faults_app:app"
 #: to a connection until its request has arrived whole too, so a client sending its
 #: headers slowly (about a second in the tests) must be done within it: 2 s there.
 KEEP_ALIVE_TIMEOUT = {"uvicorn": 1, "gunicorn": 1, "hypercorn": 2, "granian-asgi": 1}
+#: How long the checking client keeps an idle connection: half the shortest of the above.
+KEEP_ALIVE_EXPIRY = min(KEEP_ALIVE_TIMEOUT.values()) / 2
 #: hypercorn's read timeout: the longest a read of the request may wait for data.
 READ_TIMEOUT = 2
 #: Command-line flags per server: a short keep-alive timeout (and where the server has
@@ -71,10 +73,11 @@ class Checked:
 
     def __init__(self, server: RunningServer) -> None:
         self.server = server
-        # A new connection per check: the servers close idle keep-alive connections after
-        # KEEP_ALIVE_TIMEOUT (1 s), and a request sent on one just as the server closes it
-        # is reset (ECONNRESET), which is the client's race, not the app's fault.
-        self.http = server.client(limits=httpx.Limits(max_keepalive_connections=0))
+        # Idle connections dropped after half the servers' shortest keep-alive timeout
+        # (KEEP_ALIVE_TIMEOUT: 1 s): a request sent on a connection just as the server
+        # closes it is reset (ECONNRESET), the client's race, not the app's fault. (Not a
+        # new connection per check: each one adds tasks to hypercorn's count for a while.)
+        self.http = server.client(limits=httpx.Limits(keepalive_expiry=KEEP_ALIVE_EXPIRY))
         self.log_start = server.log_size()
         self.baseline = settled_state(self.http, None)
 
