@@ -87,6 +87,7 @@ def test_asgi_async_view_touches_no_thread(app: Ambi, monkeypatch: pytest.Monkey
         client.get("/missing")  # warm up the client's loop thread
         seen.clear()
         monkeypatch.setattr(anyio.to_thread, "run_sync", no_thread)
+        monkeypatch.setattr(drivers, "_run_in_worker", no_thread)  # the driver's own hop
         before = drivers.adaptations.snapshot()
         response = client.post("/", json={"a": 1})
         assert response.json() == {"got": {"a": 1}}

@@ -9,7 +9,8 @@ sends back the result (or throws back the exception).
   there, so an async client or pool created by one request is still usable by the next
   request on that thread, and a request costs at most one loop entry.
 * :func:`drive_async` is the ASGI side. An ``async def`` callable is awaited directly: no
-  thread is touched. A ``def`` callable is run in an anyio worker thread together with
+  thread is touched. A ``def`` callable is run in a worker thread (:func:`_run_in_worker`:
+  anyio-compatible, cheaper than ``anyio.to_thread``) together with
   every following sync step up to the next async one ("a sync stretch"), so a route whose
   hooks and view are all sync costs exactly one thread hop.
 
@@ -21,14 +22,18 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextvars
+import queue
+import sys
 import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Generator
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 import anyio.to_thread
-from anyio import CapacityLimiter
+from anyio import CapacityLimiter, WouldBlock
 
 from ._pipeline import Call, Flow
 
@@ -146,9 +151,7 @@ def _run_on_thread_loop(
         flow,
     )
     adaptations.loop_entries += 1
-    return (loop or thread_event_loop()).run_until_complete(
-        _drive_on_loop(flow, call, None, run_sync_inline=True)
-    )
+    return (loop or thread_event_loop()).run_until_complete(drive_on_loop(flow, call, None, True))
 
 
 def run_coroutine_sync(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -209,6 +212,208 @@ def _run_sync_stretch(flow: Flow[T], call: Call) -> tuple[bool, Any]:
     return False, call
 
 
+# -- the worker-thread hop (ASGI + def) ----------------------------------------------------
+#
+# PERF (callgrind, benchmarks/inprocess.py, plaintext on the def app through ASGI): a hop
+# through anyio.to_thread.run_sync costs about 245,000 instructions (two loop
+# checkpoints, a cancel scope, a threading.Queue and its conditions, the worker's
+# bookkeeping); this one about 70,000: the request's limiter token taken without a
+# checkpoint, a persistent worker thread per event loop fed through a SimpleQueue, and
+# the result handed back with loop.call_soon_threadsafe. The semantics kept: the
+# SYNC_VIEW_THREADS limiter (the request's task is its borrower, which _disconnect.py
+# inspects), the task's contextvars copied into the thread, anyio.from_thread usable in
+# the thread, and the task never leaves while its thread still runs the pipeline: a
+# cancellation (asyncio's or an anyio cancel scope's) waits for the thread, then raises.
+
+_current_task: Callable[[asyncio.AbstractEventLoop], Any]
+if sys.version_info < (3, 12):
+    # PERF: 3.11's asyncio.current_task is Python code around this dict's get.
+    from asyncio.tasks import _current_tasks  # type: ignore[attr-defined]
+
+    _current_task = _current_tasks.get
+else:  # pragma: no cover - 3.12+ (CI measures coverage on 3.11)
+    _current_task = asyncio.current_task
+
+#: Seconds a worker thread waits idle before it ends (anyio's worker threads: 10).
+_IDLE_SECONDS = 10.0
+#: How often an idle worker checks whether its loop was closed.
+_IDLE_POLL = 1.0
+
+
+def _anyio_worker_claim() -> Callable[[asyncio.AbstractEventLoop], AbstractContextManager[Any]]:
+    """What makes a thread one of anyio's worker threads for ``loop`` (so that
+    ``anyio.from_thread.run`` finds its loop), or raises ImportError/AttributeError."""
+    from anyio._backends._asyncio import AsyncIOBackend
+    from anyio._core._eventloop import claim_worker_thread, threadlocals
+
+    def claim(loop: asyncio.AbstractEventLoop) -> AbstractContextManager[Any]:
+        # from_thread.check_cancelled() reads it; the host task's scope is not known.
+        threadlocals.current_cancel_scope = None
+        return claim_worker_thread(AsyncIOBackend, loop)
+
+    return claim
+
+
+try:
+    _claim_worker_thread: (
+        Callable[[asyncio.AbstractEventLoop], AbstractContextManager[Any]] | None
+    ) = _anyio_worker_claim()
+except (ImportError, AttributeError):  # pragma: no cover - another anyio: its own hop
+    _claim_worker_thread = None
+
+
+class _Job:
+    """One hop: the thread runs ``func(*args)`` in ``context`` and reports to the loop."""
+
+    __slots__ = ("args", "context", "done", "func", "future", "worker")
+
+    def __init__(
+        self,
+        worker: _Worker,
+        future: asyncio.Future[Any],
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+    ) -> None:
+        self.worker = worker
+        self.future = future
+        self.func = func
+        self.args = args
+        self.context = contextvars.copy_context()
+        self.done = False
+
+
+def _report(job: _Job, result: Any, error: BaseException | None) -> None:
+    """On the loop: the job's thread is done; it is idle again."""
+    job.done = True
+    worker = job.worker
+    worker.idle_since = worker.pool.loop.time()
+    worker.pool.idle.append(worker)
+    future = job.future
+    if not future.done():
+        if error is None:
+            future.set_result(result)
+        else:
+            if isinstance(error, StopIteration):  # a future refuses it (as anyio does)
+                error = RuntimeError("a worker-thread callable raised StopIteration")
+            future.set_exception(error)
+
+
+class _Worker:
+    """A daemon thread running the jobs of one event loop's requests, one at a time."""
+
+    __slots__ = ("idle_since", "jobs", "pool")
+
+    def __init__(self, pool: _WorkerPool) -> None:
+        self.pool = pool
+        self.idle_since = 0.0
+        self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        threading.Thread(target=self._run, name="ambi worker thread", daemon=True).start()
+
+    def _run(self) -> None:
+        loop = self.pool.loop
+        assert _claim_worker_thread is not None
+        with _claim_worker_thread(loop):
+            self._serve(loop)
+
+    def _serve(self, loop: asyncio.AbstractEventLoop) -> None:
+        jobs, report = self.jobs, loop.call_soon_threadsafe
+        while True:
+            try:
+                job = jobs.get(timeout=_IDLE_POLL)
+            except queue.Empty:
+                if loop.is_closed():
+                    return
+                if loop.time() - self.idle_since >= _IDLE_SECONDS:
+                    try:
+                        report(self.pool.retire, self)
+                    except RuntimeError:  # closed meanwhile
+                        return
+                continue
+            if job is None:
+                return
+            try:
+                result, error = job.context.run(job.func, *job.args), None
+            except BaseException as exc:
+                result, error = None, exc
+            try:
+                report(_report, job, result, error)
+            except RuntimeError:  # the loop was closed: nobody waits any more
+                return
+            del job, result, error
+
+
+class _WorkerPool:
+    """The worker threads of one event loop (made as needed; bounded by the limiters of
+    the requests that use them)."""
+
+    __slots__ = ("idle", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        #: Idle workers, the most recently used last.
+        self.idle: list[_Worker] = []
+
+    def retire(self, worker: _Worker) -> None:
+        """On the loop: end ``worker`` if it is still idle (for ``_IDLE_SECONDS``)."""
+        if worker in self.idle and self.loop.time() - worker.idle_since >= _IDLE_SECONDS:
+            self.idle.remove(worker)
+            worker.jobs.put(None)
+
+
+_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _WorkerPool] = (
+    weakref.WeakKeyDictionary()
+)
+_last_pool: _WorkerPool | None = None
+
+
+async def _run_in_worker(
+    func: Callable[..., T], args: tuple[Any, ...], limiter: CapacityLimiter | None
+) -> T:
+    """``func(*args)`` in a worker thread, holding a token of ``limiter`` (anyio's
+    default limiter if ``None``): ``anyio.to_thread.run_sync``, cheaper (see above)."""
+    global _last_pool
+    if _claim_worker_thread is None:  # pragma: no cover - another anyio
+        return await anyio.to_thread.run_sync(func, *args, limiter=limiter)
+    loop = asyncio.get_running_loop()
+    pool = _last_pool  # PERF: one loop per process is the common case
+    if pool is None or pool.loop is not loop:
+        pool = _pools.get(loop)
+        if pool is None:
+            pool = _pools[loop] = _WorkerPool(loop)
+        _last_pool = pool
+    if limiter is None:
+        limiter = anyio.to_thread.current_default_thread_limiter()
+    # The request's task is the borrower, as with ``async with limiter`` (_disconnect.py
+    # looks for it there). PERF: its task without 3.11's Python asyncio.current_task.
+    task = _current_task(loop)
+    try:
+        limiter.acquire_on_behalf_of_nowait(task)
+    except WouldBlock:
+        await limiter.acquire_on_behalf_of(task)
+    try:
+        idle = pool.idle
+        worker = idle.pop() if idle else _Worker(pool)
+        job = _Job(worker, loop.create_future(), func, args)
+        worker.jobs.put(job)
+        try:
+            result: T = await job.future
+        except asyncio.CancelledError:
+            # The thread runs the request's pipeline: it can neither be stopped nor
+            # abandoned. Wait for it, then let the cancellation through.
+            while not job.done:
+                job.future = loop.create_future()
+                try:
+                    await job.future
+                except asyncio.CancelledError:
+                    continue
+                except Exception:  # its outcome no longer matters: cancelled
+                    break
+            raise
+        return result
+    finally:
+        limiter.release_on_behalf_of(task)
+
+
 #: ``watch(seconds, func)``: told how long one step of a callable held the event loop.
 LoopWatch = Callable[[float, Callable[..., Any]], None]
 
@@ -261,15 +466,25 @@ def _call_watched(call: Call, watch: LoopWatch) -> tuple[Any, Exception | None]:
         watch(time.perf_counter() - start, call[0])
 
 
-async def _drive_on_loop(
+#: Called once before the first async callable, with ``before_args``: ``None`` when it
+#: is done, or an awaitable to await first (the ASGI adapter reads the body in there).
+BeforeAsync = Callable[..., Awaitable[None] | None]
+#: A worker-thread limiter, or where to get it at the first thread hop (``None``:
+#: anyio's default limiter).
+LimiterSource = CapacityLimiter | Callable[[], CapacityLimiter | None] | None
+
+
+async def drive_on_loop(
     flow: Flow[T],
     call: Call | None,
-    before_async: Callable[[], Awaitable[None]] | None,
-    *,
+    before_async: BeforeAsync | None,
     run_sync_inline: bool,
-    limiter: CapacityLimiter | None = None,
+    limiter: LimiterSource = None,
     watch: LoopWatch | None = None,
+    before_args: tuple[Any, ...] = (),
 ) -> T:
+    """The coroutine of :func:`drive_async` (``call``: the flow's first call if it was
+    already advanced to it), for the ASGI adapter to call with positional arguments."""
     if call is None:
         finished, outcome = _advance(flow, None, None)
     else:
@@ -279,8 +494,10 @@ async def _drive_on_loop(
         if is_async:
             try:
                 if before_async is not None:
-                    await before_async()
+                    pending = before_async(*before_args)
                     before_async = None
+                    if pending is not None:
+                        await pending
                 coroutine = func(*args, **kwargs) if kwargs else func(*args)
                 if watch is not None:
                     coroutine = _Watched(coroutine, func, watch)
@@ -295,30 +512,32 @@ async def _drive_on_loop(
             else:
                 finished, outcome = _advance(flow, *_call_sync(outcome))
         else:
+            if callable(limiter):
+                limiter = limiter()  # PERF: looked up at the first hop only
             adaptations.thread_hops += 1
-            finished, outcome = await anyio.to_thread.run_sync(
-                _run_sync_stretch, flow, outcome, limiter=limiter
-            )
+            finished, outcome = await _run_in_worker(_run_sync_stretch, (flow, outcome), limiter)
     result: T = outcome
     return result
 
 
-async def drive_async(
+def drive_async(
     flow: Flow[T],
-    before_async: Callable[[], Awaitable[None]] | None = None,
-    limiter: CapacityLimiter | None = None,
+    before_async: BeforeAsync | None = None,
+    limiter: LimiterSource = None,
     *,
     run_sync_inline: bool = False,
     watch: LoopWatch | None = None,
-) -> T:
-    """Run ``flow`` on the event loop (ASGI).
+    before_args: tuple[Any, ...] = (),
+) -> Coroutine[Any, Any, T]:
+    """Run ``flow`` on the event loop (ASGI): ``await drive_async(flow)``.
 
-    ``before_async`` is awaited once before the first async callable (the ASGI adapter
-    reads the request body in there, so the blocking body API works in async views).
-    ``limiter`` bounds the worker threads used for sync stretches; ``run_sync_inline``
-    runs sync callables on the loop instead (for views marked as never blocking).
-    ``watch``, if given, is told how long each callable held the loop at most.
+    ``before_async(*before_args)`` is called once before the first async callable, and
+    what it returns awaited unless ``None`` (the ASGI adapter reads the request body in
+    there, so the blocking body API works in async views). ``limiter`` bounds the worker
+    threads used for sync stretches (or returns the limiter, called at the first hop);
+    ``run_sync_inline`` runs sync callables on the loop instead (for views marked as never
+    blocking). ``watch``, if given, is told how long each callable held the loop at most.
     """
-    return await _drive_on_loop(
-        flow, None, before_async, run_sync_inline=run_sync_inline, limiter=limiter, watch=watch
-    )
+    # PERF: returns the driver's coroutine rather than awaiting it in one more
+    # (benchmarks/inprocess.py, plaintext ASGI async).
+    return drive_on_loop(flow, None, before_async, run_sync_inline, limiter, watch, before_args)

@@ -324,7 +324,12 @@ def request_flow(app: App, ctx: RequestContext) -> Flow[Response]:
     """The whole request: dispatch, then teardown unless the body streams."""
     response = yield from dispatch_flow(app, ctx)
     if not response.is_streamed:
-        yield from teardown_flow(app, ctx, ctx.unhandled_error)
+        plan = ctx.plan
+        if plan.teardown or plan.teardown_app or request_tearing_down.receivers:
+            yield from teardown_flow(app, ctx, ctx.unhandled_error)
+        else:
+            # PERF: nothing to run, no generator (benchmarks/inprocess.py, plaintext).
+            ctx.torn_down = True
     return response
 
 
@@ -460,7 +465,7 @@ def release_request(
     """After the response: ``call_on_close`` callbacks, then free the request's resources
     (uploaded files' and spooled bodies' temporary files). Plain sync code, no user hooks
     but the callbacks, whose errors are logged."""
-    if response is not None:
+    if response is not None and response._on_close:  # PERF: no new list when none
         callbacks, response._on_close = response._on_close, []
         for func in callbacks:
             try:

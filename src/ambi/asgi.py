@@ -16,6 +16,7 @@ import contextvars
 import tempfile
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
+from functools import partial
 from typing import IO, TYPE_CHECKING, Any, cast
 from urllib.parse import unquote_to_bytes
 
@@ -25,16 +26,18 @@ import anyio.to_thread
 from anyio import CapacityLimiter
 
 from ._disconnect import DisconnectMonitor, note_limiter, register
-from ._drivers import LoopWatch, drive_async
+from ._drivers import LoopWatch, drive_async, drive_on_loop
 from ._lifespan import serve_lifespan
 from ._pipeline import release_request, request_flow, teardown_flow
 from .bridges import route_asgi, route_asgi_websocket
 from .exceptions import ClientDisconnected, RequestEntityTooLarge
+from .globals import _cv_context
 from .wrappers import Connection
 from .wsgi import add_environ_headers
 
 if TYPE_CHECKING:
     from .app import App
+    from .config import Config
     from .ctx import RequestContext
     from .types import Message, Receive, Scope, Send
     from .wrappers import Response
@@ -49,6 +52,7 @@ class ASGIConnection(Connection):
         "_body_ended",
         "_buffer",
         "_declared_length",
+        "_header_list",
         "_monitor",
         "_overflow",
         "_receiver",
@@ -58,49 +62,79 @@ class ASGIConnection(Connection):
     )
     interface = "asgi"
 
+    _header_list: list[tuple[str, str]] | None
+
+    @property
+    def header_items(self) -> list[tuple[str, str]]:
+        """The request headers, decoded from the scope's on first use.
+
+        PERF: built lazily, as on the WSGI side: most requests never read
+        ``request.headers`` (benchmarks/inprocess.py, plaintext ASGI async).
+        """
+        items = self._header_list
+        if items is None:
+            items = self._header_list = [
+                (name.decode("latin-1"), value.decode("latin-1"))
+                for name, value in self._scope.get("headers", ())
+            ]
+        return items
+
+    @header_items.setter
+    def header_items(self, value: list[tuple[str, str]] | None) -> None:
+        self._header_list = value
+
     def __init__(self, scope: Scope, receive: Receive) -> None:
-        root_path: str = scope.get("root_path", "") or ""
-        path: str = scope.get("path", "/") or "/"
-        raw_path: bytes | None = scope.get("raw_path")
+        # PERF: the attributes are set here, not through Connection.__init__'s keywords,
+        # and the headers are only scanned for the two that say whether a body follows
+        # (benchmarks/inprocess.py, plaintext ASGI async).
+        get = scope.get
+        root_path: str = get("root_path", "") or ""
+        path: str = get("path", "/") or "/"
+        raw_path: bytes | None = get("raw_path")
         encoded = raw_path is not None
-        if root_path and path.startswith(root_path):
-            # Servers disagree on whether "path" includes "root_path"; strip it when it does.
-            path = path[len(root_path) :] or "/"
-            encoded_root = root_path.encode("utf-8")
-            if raw_path is not None and raw_path.startswith(encoded_root):
-                raw_path = raw_path[len(encoded_root) :] or b"/"
-            else:
-                encoded = False
-        # One pass over the headers: decoded for the core, and what the body will be.
-        header_items: list[tuple[str, str]] = []
+        if root_path:
+            if path.startswith(root_path):
+                # Servers disagree on whether "path" includes "root_path"; strip it when
+                # it does.
+                path = path[len(root_path) :] or "/"
+                encoded_root = root_path.encode("utf-8")
+                if raw_path is not None and raw_path.startswith(encoded_root):
+                    raw_path = raw_path[len(encoded_root) :] or b"/"
+                else:
+                    encoded = False
+            self.root_path = root_path.rstrip("/")
+        else:
+            self.root_path = ""
+        self.path_bytes = raw_path if encoded and raw_path is not None else path.encode("utf-8")
+        self.path_is_encoded = encoded
         declared_length: int | None = None
         has_body = False
-        for name, value in scope.get("headers", ()):
-            text_name = name.decode("latin-1")
-            header_items.append((text_name, value.decode("latin-1")))
-            lowered = text_name.lower()
-            if lowered == "content-length":
-                stripped = value.strip()
-                declared_length = int(stripped) if stripped.isdigit() else None
-                has_body = has_body or stripped not in (b"", b"0")
-            elif lowered == "transfer-encoding":
+        for name, value in get("headers", ()):
+            # Header names should be lower-case in ASGI, but need not be.
+            if len(name) == 14:
+                if name == b"content-length" or name.lower() == b"content-length":
+                    stripped = value.strip()
+                    declared_length = int(stripped) if stripped.isdigit() else None
+                    has_body = has_body or stripped not in (b"", b"0")
+            elif len(name) == 17 and (
+                name == b"transfer-encoding" or name.lower() == b"transfer-encoding"
+            ):
                 has_body = True
-        server = scope.get("server")
-        client = scope.get("client")
-        super().__init__(
-            method=scope.get("method", "GET"),
-            scheme=scope.get("scheme", "http"),
-            server=(server[0], server[1]) if server else None,
-            root_path=root_path.rstrip("/"),
-            path_bytes=raw_path if encoded and raw_path is not None else path.encode("utf-8"),
-            path_is_encoded=encoded,
-            query_string=scope.get("query_string", b""),
-            header_items=header_items,
-            client=(client[0], client[1]) if client else None,
+        self._header_list = None  # decoded on first use: see header_items
+        self.method = get("method", "GET")
+        self.scheme = get("scheme", "http")
+        server = get("server")
+        self.server = (
+            (server if server.__class__ is tuple else (server[0], server[1])) if server else None
         )
+        client = get("client")
+        self.client = (
+            (client if client.__class__ is tuple else (client[0], client[1])) if client else None
+        )
+        self.query_string = get("query_string", b"")
         self._scope = scope
         self.receive = receive
-        self._buffer: deque[bytes] = deque()
+        self._buffer: deque[bytes] | None = None  # made by read_all
         self._overflow = False
         self._spool: IO[bytes] | None = None
         self._declared_length = declared_length
@@ -143,8 +177,9 @@ class ASGIConnection(Connection):
 
     def _read_ahead_chunk(self) -> bytes:
         """The next chunk of what :meth:`read_all` read ahead (memory, then the spool)."""
-        if self._buffer:
-            return self._buffer.popleft()
+        buffer = self._buffer
+        if buffer:
+            return buffer.popleft()
         if self._spool is not None:
             chunk = self._spool.read(_SPOOL_READ)
             if chunk:
@@ -200,7 +235,10 @@ class ASGIConnection(Connection):
         if limit is not None and declared is not None and declared > limit:
             self._overflow = True  # refuse without receiving any of it
             return
-        size = sum(len(chunk) for chunk in self._buffer)
+        buffer = self._buffer
+        if buffer is None:
+            buffer = self._buffer = deque()
+        size = sum(len(chunk) for chunk in buffer)
         pending: list[bytes] = []
         pending_size = 0
         while not self._body_ended:
@@ -209,11 +247,11 @@ class ASGIConnection(Connection):
                 continue
             size += len(chunk)
             if self._spool is None:
-                self._buffer.append(chunk)
+                buffer.append(chunk)
                 if size > memory_threshold:
                     self._spool = await anyio.to_thread.run_sync(tempfile.TemporaryFile)
-                    pending, pending_size = list(self._buffer), size
-                    self._buffer.clear()
+                    pending, pending_size = list(buffer), size
+                    buffer.clear()
             else:
                 pending.append(chunk)
                 pending_size += len(chunk)
@@ -276,12 +314,18 @@ async def _receive(receive: Receive) -> Message:
     return await receive()
 
 
-async def asgi_app(app: App, scope: Scope, receive: Receive, send: Send) -> None:
-    """Serve one ASGI connection with ``app``."""
+def asgi_app(app: App, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+    """Serve one ASGI connection with ``app``: ``await asgi_app(app, scope, receive, send)``."""
+    if scope["type"] == "http":
+        # PERF: the request's coroutine itself, not one more awaiting it
+        # (benchmarks/inprocess.py, plaintext ASGI async).
+        return _handle_http(app, scope, receive, send)
+    return _serve_other(app, scope, receive, send)
+
+
+async def _serve_other(app: App, scope: Scope, receive: Receive, send: Send) -> None:
     kind = scope["type"]
-    if kind == "http":
-        await _handle_http(app, scope, receive, send)
-    elif kind == "lifespan":
+    if kind == "lifespan":
         await _handle_lifespan(app, receive, send)
     elif kind == "websocket":
         mount_table = app.mount_table
@@ -302,11 +346,25 @@ async def _handle_lifespan(app: App, receive: Receive, send: Send) -> None:
 
 
 def _encode_headers(response: Response) -> list[tuple[bytes, bytes]]:
-    headers = response.prepare_headers()
-    # ASGI wants lower-case header names.
+    # ASGI wants lower-case header names. PERF: iterating the Headers, not the items()
+    # generator, and the usual names encoded once (benchmarks/inprocess.py, plaintext
+    # ASGI async).
+    names = _ENCODED_NAMES
     return [
-        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+        (names.get(name) or _encode_name(name), value.encode("latin-1"))
+        for name, value in response.prepare_headers()
     ]
+
+
+#: Response header names as ASGI wants them (lower-case bytes), the first few hundred.
+_ENCODED_NAMES: dict[str, bytes] = {}
+
+
+def _encode_name(name: str) -> bytes:
+    encoded = name.lower().encode("latin-1")
+    if len(_ENCODED_NAMES) < 256:  # bounded: names may come from anywhere
+        _ENCODED_NAMES[name] = encoded
+    return encoded
 
 
 def _sync_limiter(app: App, setting: str = "SYNC_VIEW_THREADS") -> CapacityLimiter | None:
@@ -317,15 +375,18 @@ def _sync_limiter(app: App, setting: str = "SYNC_VIEW_THREADS") -> CapacityLimit
     if total is None:
         return None
     loop = asyncio.get_running_loop()
-    key = f"_ambi_limiter_{setting}"
-    cached: tuple[asyncio.AbstractEventLoop, CapacityLimiter] | None = app.__dict__.get(key)
+    key = "_ambi_limiter_" + setting
+    cached: tuple[asyncio.AbstractEventLoop, CapacityLimiter, int] | None = app.__dict__.get(key)
     if cached is not None and cached[0] is loop:
+        # PERF: the total it was last given is kept with it, so that the usual case reads
+        # no anyio property (benchmarks/inprocess.py, plaintext ASGI def).
         limiter = cached[1]
-        if limiter.total_tokens != total:
+        if cached[2] != total:
             limiter.total_tokens = total
+            app.__dict__[key] = (loop, limiter, total)
         return limiter
     limiter = CapacityLimiter(total)
-    app.__dict__[key] = (loop, limiter)
+    app.__dict__[key] = (loop, limiter, total)
     note_limiter(limiter)  # the disconnect monitor waits while a request holds one of its threads
     return limiter
 
@@ -359,6 +420,35 @@ def _loop_watch(app: App, ctx: RequestContext) -> LoopWatch | None:
     return watch
 
 
+def _limiter_source(app: App) -> Callable[[], CapacityLimiter | None]:
+    """``_sync_limiter(app)``, as a callable made once per app: the driver calls it at
+    its first thread hop only."""
+    source: Callable[[], CapacityLimiter | None] = partial(_sync_limiter, app)
+    app.__dict__["_ambi_limiter_source"] = source
+    return source
+
+
+def _read_body(
+    config: Config, ctx: RequestContext, connection: ASGIConnection
+) -> Awaitable[None] | None:
+    """Before the first async callable: read the body in (an awaitable), then register
+    the request for disconnect detection. ``None`` when there was nothing to read."""
+    if not connection._body_ended:
+        return _read_all(config, ctx, connection)
+    # PERF: no body (a GET): no coroutine at all (benchmarks/inprocess.py, plaintext).
+    if config["CANCEL_ON_DISCONNECT"]:
+        register(connection)
+    return None
+
+
+async def _read_all(config: Config, ctx: RequestContext, connection: ASGIConnection) -> None:
+    await connection.read_all(ctx.request.max_content_length, config["BODY_SPOOL_THRESHOLD"])
+    # The body is in: from now on receive() only reports a disconnect, which cancels the
+    # request's async callables (_disconnect.py).
+    if connection._body_ended and config["CANCEL_ON_DISCONNECT"]:
+        register(connection)
+
+
 async def _handle_http(app: App, scope: Scope, receive: Receive, send: Send) -> None:
     mount_table = app.mount_table
     # PERF: an app with no mount() or fallback() pays this one check (bridges.py).
@@ -375,31 +465,33 @@ async def _handle_http(app: App, scope: Scope, receive: Receive, send: Send) -> 
     response: Response | None = None
     error: BaseException | None = None
     try:
-
-        async def read_body() -> None:
-            config = app.config
-            await connection.read_all(
-                ctx.request.max_content_length, config["BODY_SPOOL_THRESHOLD"]
-            )
-            # The body is in: from now on receive() only reports a disconnect, which
-            # cancels the request's async callables (_disconnect.py).
-            if connection._body_ended and config["CANCEL_ON_DISCONNECT"]:
-                register(connection)
-
         plan = ctx.plan
-        before_async: Callable[[], Awaitable[None]] | None = (
-            None if plan.stream_request else read_body
-        )
-        if plan.run_inline and before_async is not None:
-            await read_body()  # sync callables on the loop cannot wait for the body
+        config = app.config
+        if plan.stream_request:
+            before_async: Callable[..., Awaitable[None] | None] | None = None
+        elif plan.run_inline:
+            reading = _read_body(config, ctx, connection)
+            if reading is not None:
+                await reading  # sync callables on the loop cannot wait for the body
             before_async = None
+        else:
+            before_async = _read_body
+        # PERF: the limiter is looked up at the first thread hop, the blocked-loop watch
+        # only when configured (benchmarks/inprocess.py, plaintext ASGI async).
+        loop_watch = (
+            None
+            if config["LOOP_BLOCK_WARNING"] is None and not config["DEBUG"]
+            else _loop_watch(app, ctx)
+        )
         try:
-            response = sent = await drive_async(
+            response = sent = await drive_on_loop(
                 request_flow(app, ctx),
-                before_async=before_async,
-                limiter=_sync_limiter(app),
-                run_sync_inline=plan.run_inline,
-                watch=_loop_watch(app, ctx),
+                None,
+                before_async,
+                plan.run_inline,
+                app.__dict__.get("_ambi_limiter_source") or _limiter_source(app),
+                loop_watch,
+                (config, ctx, connection),
             )
         except BaseException as exc:
             if connection._monitor is None or not _cancelled_by_disconnect(connection, exc):
@@ -422,10 +514,21 @@ async def _handle_http(app: App, scope: Scope, receive: Receive, send: Send) -> 
                 "headers": _encode_headers(sent),
             }
         )
-        if ctx.request.method == "HEAD":
-            await send({"type": "http.response.body", "body": b""})
-        elif not sent.is_streamed:
-            await send({"type": "http.response.body", "body": sent.data})
+        # PERF: not the is_streamed and data properties.
+        body = b"" if ctx.request.method == "HEAD" else sent._data
+        if body is not None:
+            # The last message goes out with the request context unset: what the server
+            # schedules in send() copies the current context (uvicorn's keep-alive timer
+            # does, for seconds, and a cancelled timer keeps it), which must not keep the
+            # request, its context and its response alive. PERF: benchmarks/e2e.py,
+            # plaintext under uvicorn: they lived on, so the GC ran every ~50 requests
+            # (full collections included) and p99 was several times the median.
+            tokens = ctx._tokens
+            _cv_context.reset(tokens[-1])
+            try:
+                await send({"type": "http.response.body", "body": body})
+            finally:
+                tokens[-1] = _cv_context.set(ctx)
         else:
             try:
                 await _send_stream(connection, sent, send)
@@ -441,7 +544,15 @@ async def _handle_http(app: App, scope: Scope, receive: Receive, send: Send) -> 
         error = exc
         raise
     finally:
-        await _finish(app, ctx, response, error)
+        if ctx.torn_down:
+            # PERF: the common case (the flow ran the teardown) awaits nothing more
+            # (benchmarks/inprocess.py, plaintext ASGI async).
+            try:
+                release_request(app, ctx, response)
+            finally:
+                ctx.pop(error)
+        else:
+            await _finish(app, ctx, response, error)
 
 
 _CANCELLED = (

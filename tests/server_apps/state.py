@@ -21,6 +21,9 @@ from ambi import _drivers
 
 # Code whose frames on a thread's stack mean that the thread serves a request.
 _REQUEST_CODE = (str(Path(_drivers.__file__).parent), str(Path(__file__).parent))
+# The loop of Ambi's worker threads (ASGI + def): a thread with nothing above it (waiting
+# for its next job, or handing a result back to the event loop) is idle.
+_WORKER_LOOP = {_drivers._Worker._run.__code__, _drivers._Worker._serve.__code__}
 
 
 def busy_threads() -> list[str]:
@@ -34,7 +37,8 @@ def busy_threads() -> list[str]:
             continue
         current: Any = frame
         while current is not None:
-            if current.f_code.co_filename.startswith(_REQUEST_CODE):
+            code = current.f_code
+            if code not in _WORKER_LOOP and code.co_filename.startswith(_REQUEST_CODE):
                 busy.append(names.get(ident, str(ident)))
                 break
             current = current.f_back
