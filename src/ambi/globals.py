@@ -129,9 +129,33 @@ class _ContextProxy:
         return str(self._lookup())
 
 
+class _RequestProxy(_ContextProxy):
+    """``request``: public attribute reads go straight to the current request."""
+
+    __slots__ = ()
+
+    def __getattribute__(self, name: str) -> Any:
+        # PERF: a view reads ``request.<attr>`` several times per request. Through
+        # ``__getattr__`` each read first fails a lookup on the proxy (an AttributeError
+        # raised and caught), then takes three Python calls; here it is one ContextVar
+        # read and two attribute reads, ~3.5x faster (benchmarks/inprocess.py args: five
+        # reads, callgrind -20k instr/request). Only a request context has a ``request``
+        # attribute. Names starting with ``_`` (the proxy's own, dunders) and reads
+        # outside a request context take the usual path, which forwards them or raises the
+        # usual error.
+        if name[:1] != "_":
+            try:
+                current = _cv_context.get().request  # type: ignore[attr-defined]
+            except (LookupError, AttributeError):
+                pass
+            else:
+                return getattr(current, name)
+        return object.__getattribute__(self, name)
+
+
 current_app: App = cast("App", _ContextProxy(lambda: _app_context("current_app").app))
 g: _AppCtxGlobals = cast("_AppCtxGlobals", _ContextProxy(lambda: _app_context("g").g))
-request: Request = cast("Request", _ContextProxy(lambda: _request_context("request").request))
+request: Request = cast("Request", _RequestProxy(lambda: _request_context("request").request))
 session: SessionMixin = cast(
     "SessionMixin", _ContextProxy(lambda: _request_context("session").session)
 )

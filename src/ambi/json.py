@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import decimal
 import json as _json
+import json.encoder as _json_encoder
 import uuid
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -68,6 +69,11 @@ def _default(obj: Any) -> Any:
 #: Response encoders by (ensure_ascii, sort_keys, compact): at most 8.
 _ENCODERS: dict[tuple[bool, bool, bool], _json.JSONEncoder] = {}
 
+# The standard library's C encoder factory (``None`` without the ``_json`` accelerator).
+_c_make_encoder: Any = getattr(_json_encoder, "c_make_encoder", None)
+#: Compact C encoders by (ensure_ascii, sort_keys): at most 4.
+_FAST_ENCODERS: dict[tuple[bool, bool], Any] = {}
+
 
 class DefaultJSONProvider(JSONProvider):
     """The standard library's ``json`` with Flask's defaults."""
@@ -96,6 +102,34 @@ class DefaultJSONProvider(JSONProvider):
         # PERF: one encoder per set of options, reused: json.dumps with options builds a
         # new JSONEncoder per call (benchmarks/inprocess.py, JSON).
         compact = self.compact if self.compact is not None else not self._app.debug
+        if compact and _c_make_encoder is not None and obj.__class__ is not str:
+            # PERF: the standard library's C encoder, made once per set of options and
+            # called directly: what JSONEncoder.encode() does for compact output, without
+            # its Python-level steps nor a new C encoder per call (benchmarks/inprocess.py
+            # json/args/echo, callgrind -6k instr/request). It keeps no state between
+            # calls (no marker dict: thread-safe); a circular reference, which it meets as
+            # a RecursionError, is re-encoded with the checking encoder below so that it
+            # raises the usual ValueError.
+            options = (self.ensure_ascii, self.sort_keys)
+            fast = _FAST_ENCODERS.get(options)
+            if fast is None:
+                fast = _FAST_ENCODERS[options] = _c_make_encoder(
+                    None,
+                    _default,
+                    _json_encoder.encode_basestring_ascii
+                    if self.ensure_ascii
+                    else _json_encoder.encode_basestring,
+                    None,
+                    ":",
+                    ",",
+                    self.sort_keys,
+                    False,
+                    True,
+                )
+            try:
+                return "".join(fast(obj, 0))
+            except RecursionError:
+                pass
         key = (self.ensure_ascii, self.sort_keys, compact)
         encoder = _ENCODERS.get(key)
         if encoder is None:

@@ -12,7 +12,15 @@ Everything on ``Request`` is computed lazily and cached: a view that never touch
 from __future__ import annotations
 
 import json as _stdlib_json
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from datetime import datetime, timedelta
 from functools import cached_property
 from http import HTTPStatus
@@ -215,13 +223,14 @@ class Request:
         "_files",
         "_form",
         "_headers",
+        "_limits_config",
+        "_max_form_memory_size",
+        "_max_form_part_header_size",
+        "_max_form_parts",
         "_stream",
         "connection",
         "json_loads",
         "max_content_length",
-        "max_form_memory_size",
-        "max_form_part_header_size",
-        "max_form_parts",
         "method",
         "path",
         "path_error",
@@ -238,12 +247,12 @@ class Request:
     #: The largest body accepted, checked while reading (``None``: no limit); set it in a
     #: ``before_request`` hook to change it for one request (``MAX_CONTENT_LENGTH``).
     max_content_length: int | None
-    #: The largest non-file multipart field, or url-encoded body (``MAX_FORM_MEMORY_SIZE``).
-    max_form_memory_size: int | None
-    #: The most multipart parts or url-encoded fields (``MAX_FORM_PARTS``).
-    max_form_parts: int | None
-    #: The largest headers of one multipart part (``MAX_FORM_PART_HEADER_SIZE``).
-    max_form_part_header_size: int | None
+    # The form limits set on this request; unset: read from ``_limits_config`` (the app's
+    # config, set by the app) when a form is parsed, else the defaults.
+    _max_form_memory_size: int | None
+    _max_form_parts: int | None
+    _max_form_part_header_size: int | None
+    _limits_config: Mapping[str, Any]
 
     def __init__(
         self,
@@ -256,11 +265,18 @@ class Request:
         self.method = connection.method
         self.scheme = connection.scheme
         self.root_path = connection.root_path
-        self.path, self.path_error = _decode_path(connection)
+        raw_path = connection.path_bytes
+        if connection.path_is_encoded and b"%" in raw_path:
+            self.path, self.path_error = _decode_path(connection)
+        else:
+            # PERF: _decode_path's common case inlined (benchmarks/inprocess.py, every
+            # scenario).
+            try:
+                self.path = raw_path.decode("utf-8")
+                self.path_error = None
+            except UnicodeDecodeError:
+                self.path, self.path_error = _decode_path(connection)
         self.max_content_length = max_content_length
-        self.max_form_memory_size = 500_000
-        self.max_form_parts = 1000
-        self.max_form_part_header_size = 8192
         self._body_read = 0
         self._body_consumed = False
         self._form: ImmutableMultiDict[str, str] | None = None
@@ -401,7 +417,7 @@ class Request:
     def headers(self) -> Headers:
         """The request headers: case-insensitive, multi-valued."""
         if self._headers is None:
-            self._headers = Headers(self.connection.header_items)
+            self._headers = Headers._from_pairs(self.connection.header_items)
         return self._headers
 
     @property
@@ -528,6 +544,58 @@ class Request:
                 self._body_consumed = True
                 self._stream = RequestStream(self._read_chunk, self._read_chunk_async)
         return self._stream
+
+    # -- form limits ---------------------------------------------------------------------
+    # PERF: read from the config only when a form is parsed, not copied onto every request
+    # (benchmarks/inprocess.py, every scenario: three config reads and stores less).
+
+    def _form_limit(self, key: str, default: int) -> int | None:
+        try:
+            config = self._limits_config
+        except AttributeError:  # a request not made by an app
+            return default
+        value: int | None = config[key]
+        return value
+
+    @property
+    def max_form_memory_size(self) -> int | None:
+        """The largest non-file multipart field, or url-encoded body: the app's
+        ``MAX_FORM_MEMORY_SIZE`` (500 000 without an app) unless set on this request
+        (e.g. in a ``before_request`` hook)."""
+        try:
+            return self._max_form_memory_size
+        except AttributeError:
+            return self._form_limit("MAX_FORM_MEMORY_SIZE", 500_000)
+
+    @max_form_memory_size.setter
+    def max_form_memory_size(self, value: int | None) -> None:
+        self._max_form_memory_size = value
+
+    @property
+    def max_form_parts(self) -> int | None:
+        """The most multipart parts or url-encoded fields: the app's ``MAX_FORM_PARTS``
+        (1000 without an app) unless set on this request."""
+        try:
+            return self._max_form_parts
+        except AttributeError:
+            return self._form_limit("MAX_FORM_PARTS", 1000)
+
+    @max_form_parts.setter
+    def max_form_parts(self, value: int | None) -> None:
+        self._max_form_parts = value
+
+    @property
+    def max_form_part_header_size(self) -> int | None:
+        """The largest headers of one multipart part: the app's
+        ``MAX_FORM_PART_HEADER_SIZE`` (8192 without an app) unless set on this request."""
+        try:
+            return self._max_form_part_header_size
+        except AttributeError:
+            return self._form_limit("MAX_FORM_PART_HEADER_SIZE", 8192)
+
+    @max_form_part_header_size.setter
+    def max_form_part_header_size(self, value: int | None) -> None:
+        self._max_form_part_header_size = value
 
     def _load_form_data(self) -> None:
         if self._form is not None:

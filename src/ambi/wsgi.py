@@ -29,13 +29,38 @@ _READ_CHUNK = 64 * 1024
 _SPECIAL_HEADERS = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
 
 
+# The environ keys seen so far: ``HTTP_X_REQUEST_ID`` -> ``X-Request-Id``, and ``""`` for a
+# key that is not a header (``REQUEST_METHOD``, ``wsgi.input``…). Bounded: clients choose
+# the ``HTTP_*`` keys. ``CONTENT_TYPE`` and ``CONTENT_LENGTH`` are never stored.
+_header_names: dict[str, str] = {}
+_HEADER_NAMES_MAX = 1024
+
+
 def _header_items(environ: WSGIEnvironment) -> list[tuple[str, str]]:
+    # PERF: one dict lookup per environ key once the keys are known, instead of a slice,
+    # a comparison and a name conversion (benchmarks/inprocess.py args, echo: callgrind
+    # -8k instr per request that reads headers). (C-level passes, a map of lookups and
+    # a comprehension, measured slower than this loop.)
     items: list[tuple[str, str]] = []
+    names = _header_names
     for key, value in environ.items():
-        if key[:5] == "HTTP_":
-            items.append((key[5:].replace("_", "-").title(), value))
-        elif key in _SPECIAL_HEADERS and value:
-            items.append((_SPECIAL_HEADERS[key], value))
+        name = names.get(key)
+        if name:
+            items.append((name, value))
+        elif name is None:
+            if key[:5] == "HTTP_":
+                name = key[5:].replace("_", "-").title()
+                items.append((name, value))
+                if not name:  # a bare "HTTP_": not stored, so it fails alike every time
+                    continue
+            elif key in _SPECIAL_HEADERS:
+                if value:
+                    items.append((_SPECIAL_HEADERS[key], value))
+                continue
+            else:
+                name = ""
+            if len(names) < _HEADER_NAMES_MAX:
+                names[key] = name
     return items
 
 
@@ -61,9 +86,58 @@ def _native_to_bytes(value: str) -> bytes:
 class WSGIConnection(Connection):
     """A request as a WSGI server describes it."""
 
-    __slots__ = ("_environ", "_header_list", "_input", "_remaining")
+    __slots__ = ("_client", "_environ", "_header_list", "_input", "_remaining", "_server")
     interface = "wsgi"
     _header_list: list[tuple[str, str]] | None
+    # Unset until first read (see server, client).
+    _server: tuple[str, int | None]
+    _client: tuple[str, int] | None
+
+    # PERF: ``server`` and ``client`` are read from the environ on first use, as the
+    # header list is: most requests never ask (benchmarks/inprocess.py, every scenario).
+
+    @property
+    def server(self) -> tuple[str, int | None]:
+        """``(SERVER_NAME, SERVER_PORT)``; the port ``None`` if it is not a number."""
+        try:
+            return self._server
+        except AttributeError:
+            pass
+        get = self._environ.get
+        server_port = get("SERVER_PORT")  # a str; hypercorn passes an int
+        if server_port.__class__ is not int:
+            server_port = int(server_port) if server_port and server_port.isdigit() else None
+        server = self._server = (get("SERVER_NAME", ""), server_port)
+        return server
+
+    @server.setter
+    def server(self, value: tuple[str, int | None]) -> None:
+        self._server = value
+
+    @property
+    def client(self) -> tuple[str, int] | None:
+        """``(REMOTE_ADDR, REMOTE_PORT)`` (port 0 if unknown), ``None`` without an address."""
+        try:
+            return self._client
+        except AttributeError:
+            pass
+        get = self._environ.get
+        remote = get("REMOTE_ADDR")
+        client: tuple[str, int] | None
+        if remote:
+            remote_port = get("REMOTE_PORT")
+            client = (
+                remote,
+                int(remote_port) if remote_port and str(remote_port).isdigit() else 0,
+            )
+        else:
+            client = None
+        self._client = client
+        return client
+
+    @client.setter
+    def client(self, value: tuple[str, int] | None) -> None:
+        self._client = value
 
     @property
     def header_items(self) -> list[tuple[str, str]]:
@@ -89,24 +163,15 @@ class WSGIConnection(Connection):
         raw_uri: str | None = get("RAW_URI") or get("REQUEST_URI")
         if raw_uri and not script_name and raw_uri[:1] == "/":
             # The wire form lets the core reject malformed percent-encoding.
-            self.path_bytes = _native_to_bytes(raw_uri.partition("?")[0]) or b"/"
+            raw_path = raw_uri.partition("?")[0]
+            try:  # PERF: _native_to_bytes inlined for the common case (every request)
+                self.path_bytes = raw_path.encode("latin-1") or b"/"
+            except UnicodeEncodeError:
+                self.path_bytes = _native_to_bytes(raw_path) or b"/"
             self.path_is_encoded = True
         else:
             self.path_bytes = _native_to_bytes(get("PATH_INFO") or "/")
             self.path_is_encoded = False
-        server_port = get("SERVER_PORT")  # a str; hypercorn passes an int
-        if server_port.__class__ is not int:
-            server_port = int(server_port) if server_port and server_port.isdigit() else None
-        self.server = (get("SERVER_NAME", ""), server_port)
-        remote = get("REMOTE_ADDR")
-        if remote:
-            remote_port = get("REMOTE_PORT")
-            self.client = (
-                remote,
-                int(remote_port) if remote_port and str(remote_port).isdigit() else 0,
-            )
-        else:
-            self.client = None
         method: str = get("REQUEST_METHOD", "GET")
         self.method = method if method.isupper() else method.upper()
         self.scheme = get("wsgi.url_scheme", "http")
@@ -116,7 +181,13 @@ class WSGIConnection(Connection):
             else ""
         )
         query = get("QUERY_STRING")
-        self.query_string = _native_to_bytes(query) if query else b""
+        if query:
+            try:  # PERF: _native_to_bytes inlined for the common case
+                self.query_string = query.encode("latin-1")
+            except UnicodeEncodeError:
+                self.query_string = _native_to_bytes(query)
+        else:
+            self.query_string = b""
         self._header_list = None  # read lazily: see header_items
         self._environ = environ
         self._input = environ.get("wsgi.input")
@@ -149,10 +220,6 @@ class WSGIConnection(Connection):
             )
         self._remaining = remaining - len(data)
         return data
-
-
-def _response_headers(response: Response) -> list[tuple[str, str]]:
-    return response.prepare_headers().to_wsgi_list()
 
 
 def wsgi_app(app: App, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -200,12 +267,12 @@ def _handle(
     if not response.is_streamed:
         # Teardown before the body is written, as Flask does; call_on_close after it.
         _finish(app, ctx, None, None)
-        start_response(response.status, _response_headers(response))
+        start_response(response.status, response.prepare_headers().to_wsgi_list())
         body = [] if is_head else [response.data]
         if response._on_close:
             return _ClosingBody(app, ctx, response, body)
         return body
-    start_response(response.status, _response_headers(response))
+    start_response(response.status, response.prepare_headers().to_wsgi_list())
     return _StreamedBody(app, ctx, response, request_context, skip=is_head)
 
 
