@@ -22,10 +22,9 @@ the warm-up mark (:data:`WARM_UP_SECONDS` and :data:`WARM_UP_REQUESTS`); every r
 torn down exactly once (the app counts both); afterwards, the asyncio tasks and the
 threads back to their baseline:
 
-* uvicorn: the counts from before the load. The anyio worker threads of ``def`` views
-  stay in their pool until idle for 10 s (anyio's ``WorkerThread.MAX_IDLE_TIME``) and are
-  only reaped when the next ``def`` view asks for a thread, so the test waits that long
-  and asks (``GET /text``).
+* uvicorn: the counts from before the load. The worker threads of ``def`` views and sync
+  streams stay in their pool until idle for 10 s (``ambi._drivers._IDLE_SECONDS``), so the
+  test waits that long, then polls (``GET /text``, a ``def`` view) until they are gone.
 * gunicorn gthread: its thread pool is fixed by design (threads are started up to
   ``--threads`` and kept), so the baseline is the warm-up's count; besides, the pool never
   exceeds ``--threads`` and no other thread appears. Tasks: none left on the worker
@@ -69,8 +68,8 @@ WARM_UP_REQUESTS = 10_000
 RSS_GROWTH_LIMIT = 0.05
 #: How long the threads and tasks may take to return to their baseline after the load.
 SETTLE_DEADLINE = 40.0
-#: anyio's WorkerThread.MAX_IDLE_TIME, plus a margin.
-ANYIO_IDLE_REAP = 10.5
+#: How long Ambi's idle worker threads live (ambi._drivers._IDLE_SECONDS), plus a margin.
+WORKER_IDLE_REAP = 10.5
 GUNICORN_THREADS = 64
 SERVER_ARGS = {
     "uvicorn": ["--no-access-log"],
@@ -88,7 +87,7 @@ MALLOC_ENVIRONMENT = {"GLIBC_TUNABLES": "glibc.malloc.tcache_count=0"}
 #: slow the server threefold and grow its memory with coverage's own data, and the same
 #: code is measured by the other server tests.
 COVERAGE_VARIABLES = ("COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START")
-POOL_THREAD_PREFIX = {"uvicorn": "AnyIO worker thread", "gunicorn": "ThreadPoolExecutor"}
+POOL_THREAD_PREFIX = {"uvicorn": "ambi worker thread", "gunicorn": "ThreadPoolExecutor"}
 LOG_ALARMS = ("Traceback", "Exception in ASGI application", "Error", "ERROR", "CRITICAL")
 
 
@@ -192,7 +191,7 @@ def _settle(
 ) -> dict[str, Any]:
     """Poll until threads and tasks are back to their baseline; the last state seen."""
     if server == "uvicorn":
-        time.sleep(ANYIO_IDLE_REAP)  # the pool keeps idle threads this long
+        time.sleep(WORKER_IDLE_REAP)  # the pool keeps idle threads this long
     deadline = time.monotonic() + SETTLE_DEADLINE
     while True:
         if server == "uvicorn":

@@ -26,7 +26,7 @@ import anyio.to_thread
 from anyio import CapacityLimiter
 
 from ._disconnect import DisconnectMonitor, note_limiter, register
-from ._drivers import LoopWatch, drive_async, drive_on_loop
+from ._drivers import LoopWatch, _run_in_worker, drive_async, drive_on_loop
 from ._lifespan import serve_lifespan
 from ._pipeline import release_request, request_flow, teardown_flow
 from .bridges import route_asgi, route_asgi_websocket
@@ -635,17 +635,19 @@ def _next_or_done(iterator: Iterator[str | bytes]) -> Any:
 
 
 async def _iterate_in_threads(body: Any) -> AsyncGenerator[bytes, None]:
+    # Each step in one of the worker threads def views use (anyio's default limiter), so
+    # a streamed response leaves no other kind of idle thread behind.
     iterator = iter(body)
     try:
         while True:
-            chunk = await anyio.to_thread.run_sync(_next_or_done, iterator)
+            chunk = await _run_in_worker(_next_or_done, (iterator,), None)
             if chunk is _DONE:
                 return
             yield chunk.encode() if isinstance(chunk, str) else chunk
     finally:
         if hasattr(iterator, "close"):
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(iterator.close)
+                await _run_in_worker(iterator.close, (), None)
 
 
 async def _finish(
