@@ -33,13 +33,13 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import sys
 import threading
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio.to_thread
 from anyio import CapacityLimiter
+
+from ._drivers import _current_task  # the running task, cheaply on 3.11
 
 if TYPE_CHECKING:
     from .asgi import ASGIConnection
@@ -56,16 +56,6 @@ __all__ = [
 #: Seconds between the monitor's ticks: a request running for longer than one to two
 #: ticks is watched for a disconnect.
 TICK = 0.2
-
-_current_task: Callable[[asyncio.AbstractEventLoop], Any]
-if sys.version_info < (3, 12):
-    # PERF: 3.11's asyncio.current_task is Python code around this dict's get: 900 more
-    # instructions per registration (callgrind); 3.12 made it C.
-    from asyncio.tasks import _current_tasks  # type: ignore[attr-defined]
-
-    _current_task = _current_tasks.get
-else:  # pragma: no cover - 3.12+ (CI measures coverage on 3.11)
-    _current_task = asyncio.current_task
 
 
 class DisconnectWatch:
