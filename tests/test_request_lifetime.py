@@ -252,3 +252,26 @@ def test_idle_worker_threads_retire(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(threads) == 2
     assert threads[0] is not threads[1]
     assert not threads[0].is_alive()
+
+
+def test_closed_loops_and_their_worker_pools_are_let_go() -> None:
+    """A pool refers to its loop: the registry drops those of closed loops (a weak-keyed
+    dict kept every loop that ever ran a def view alive)."""
+
+    async def hop() -> int:
+        return await drivers._run_in_worker(lambda: 1, (), None)
+
+    loops: list[Any] = []
+    for _ in range(5):
+        loop = asyncio.new_event_loop()
+        assert loop.run_until_complete(hop()) == 1
+        loops.append(loop)
+        loop.close()
+    last = asyncio.new_event_loop()
+    try:
+        assert last.run_until_complete(hop()) == 1  # adding its pool drops the closed ones
+        kept = list(drivers._pools._by_loop)
+    finally:
+        last.close()
+    assert kept == [last]
+    assert drivers._pools.values() == []  # none open now

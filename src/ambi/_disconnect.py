@@ -33,13 +33,12 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import threading
 from typing import TYPE_CHECKING
 
 import anyio.to_thread
 from anyio import CapacityLimiter
 
-from ._drivers import _current_task  # the running task, cheaply on 3.11
+from ._drivers import LoopRegistry, _current_task
 
 if TYPE_CHECKING:
     from .asgi import ASGIConnection
@@ -168,25 +167,14 @@ class DisconnectMonitor:
             self._arm()
 
 
-# The monitors by loop. A monitor refers to its loop (a weak-keyed dict would never let
-# go of it); those of closed loops are dropped whenever a monitor is added.
-_monitors: dict[asyncio.AbstractEventLoop, DisconnectMonitor] = {}
-_monitors_lock = threading.Lock()
-_last_monitor: DisconnectMonitor | None = None
-
-
-def _monitor_of(loop: asyncio.AbstractEventLoop) -> DisconnectMonitor:
-    """The monitor of ``loop``, the running one (created on first use)."""
-    global _last_monitor
-    monitor = _monitors.get(loop)
-    if monitor is None:
-        with _monitors_lock:  # loops in several threads (test clients) may start at once
-            for old in [old for old in _monitors if old.is_closed()]:
-                del _monitors[old]
-            monitor = _monitors[loop] = DisconnectMonitor(loop)
-        monitor.limiters.add(anyio.to_thread.current_default_thread_limiter())
-    _last_monitor = monitor
+def _new_monitor(loop: asyncio.AbstractEventLoop) -> DisconnectMonitor:
+    monitor = DisconnectMonitor(loop)
+    monitor.limiters.add(anyio.to_thread.current_default_thread_limiter())
     return monitor
+
+
+#: The monitors by loop.
+_monitors: LoopRegistry[DisconnectMonitor] = LoopRegistry(_new_monitor)
 
 
 def register(connection: ASGIConnection) -> None:
@@ -194,9 +182,9 @@ def register(connection: ASGIConnection) -> None:
     loop's monitor, which becomes ``connection._monitor``: release the request there
     (:meth:`DisconnectMonitor.release`), in the same task."""
     loop = asyncio.get_running_loop()
-    monitor = _last_monitor  # PERF: one loop per process is the common case
+    monitor = _monitors.last
     if monitor is None or monitor.loop is not loop:
-        monitor = _monitor_of(loop)
+        monitor = _monitors.of(loop)
     monitor.requests[connection] = _current_task(loop)
     connection._monitor = monitor
     if monitor.timer is None:
@@ -206,9 +194,9 @@ def register(connection: ASGIConnection) -> None:
 def note_limiter(limiter: CapacityLimiter) -> None:
     """Tell the running loop's monitor about a thread limiter its requests use for their
     ``def`` callables (anyio's default one it knows)."""
-    _monitor_of(asyncio.get_running_loop()).limiters.add(limiter)
+    _monitors.of(asyncio.get_running_loop()).limiters.add(limiter)
 
 
 def disconnect_monitors() -> list[DisconnectMonitor]:
     """The monitors of the event loops not closed yet (for tests and debugging)."""
-    return [monitor for loop, monitor in list(_monitors.items()) if not loop.is_closed()]
+    return _monitors.values()

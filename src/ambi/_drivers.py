@@ -30,7 +30,7 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from contextlib import AbstractContextManager
-from typing import Any, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import anyio.to_thread
 from anyio import CapacityLimiter, WouldBlock
@@ -361,10 +361,48 @@ class _WorkerPool:
             worker.jobs.put(None)
 
 
-_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _WorkerPool] = (
-    weakref.WeakKeyDictionary()
-)
-_last_pool: _WorkerPool | None = None
+class _OfLoop(Protocol):
+    loop: asyncio.AbstractEventLoop
+
+
+L = TypeVar("L", bound=_OfLoop)
+
+
+class LoopRegistry(Generic[L]):
+    """One object per event loop, made by ``factory`` on first use; the objects refer to
+    their loop (``.loop``), so a weak-keyed dict would never let go of either: the
+    entries of closed loops are dropped whenever one is added instead.
+
+    PERF: callers read :attr:`last` and compare its ``loop`` first (one process, one
+    loop is the common case), and call :meth:`of` only when it is another loop.
+    """
+
+    __slots__ = ("_by_loop", "_factory", "_lock", "last")
+
+    def __init__(self, factory: Callable[[asyncio.AbstractEventLoop], L]) -> None:
+        self._factory = factory
+        self._by_loop: dict[asyncio.AbstractEventLoop, L] = {}
+        self._lock = threading.Lock()  # loops in several threads may start at once
+        #: The object last asked for.
+        self.last: L | None = None
+
+    def of(self, loop: asyncio.AbstractEventLoop) -> L:
+        """The object of ``loop`` (made now if it has none); it becomes :attr:`last`."""
+        value = self._by_loop.get(loop)
+        if value is None:
+            with self._lock:
+                for old in [old for old in self._by_loop if old.is_closed()]:
+                    del self._by_loop[old]
+                value = self._by_loop[loop] = self._factory(loop)
+        self.last = value
+        return value
+
+    def values(self) -> list[L]:
+        """The objects of the loops not closed yet."""
+        return [value for loop, value in list(self._by_loop.items()) if not loop.is_closed()]
+
+
+_pools: LoopRegistry[_WorkerPool] = LoopRegistry(_WorkerPool)
 
 
 async def _run_in_worker(
@@ -372,16 +410,12 @@ async def _run_in_worker(
 ) -> T:
     """``func(*args)`` in a worker thread, holding a token of ``limiter`` (anyio's
     default limiter if ``None``): ``anyio.to_thread.run_sync``, cheaper (see above)."""
-    global _last_pool
     if _claim_worker_thread is None:  # pragma: no cover - another anyio
         return await anyio.to_thread.run_sync(func, *args, limiter=limiter)
     loop = asyncio.get_running_loop()
-    pool = _last_pool  # PERF: one loop per process is the common case
+    pool = _pools.last
     if pool is None or pool.loop is not loop:
-        pool = _pools.get(loop)
-        if pool is None:
-            pool = _pools[loop] = _WorkerPool(loop)
-        _last_pool = pool
+        pool = _pools.of(loop)
     if limiter is None:
         limiter = anyio.to_thread.current_default_thread_limiter()
     # The request's task is the borrower, as with ``async with limiter`` (_disconnect.py
