@@ -28,6 +28,11 @@ from ambi import Ambi, request
 from ambi._disconnect import TICK, disconnect_monitors
 
 try:
+    from tests._asgi import http_scope
+except ModuleNotFoundError:  # tests/ is not a package: pytest put tests/ on sys.path
+    from _asgi import http_scope  # type: ignore[no-redef]
+
+try:
     from tests._reliability import (
         Checked,
         ServerSet,
@@ -79,23 +84,6 @@ class Client:
         self.sent.append(message)
 
 
-def _scope(path: str) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver")],
-        "client": ("127.0.0.1", 1234),
-        "server": ("testserver", 80),
-    }
-
-
 def _recording_app(seconds: float) -> tuple[Ambi, list[str]]:
     app = Ambi(__name__)
     events: list[str] = []
@@ -135,7 +123,7 @@ async def _serve_and_leave(app: Ambi, leave_after: float) -> tuple[Client, float
     async with anyio.create_task_group() as group:
         group.start_soon(leave)
         with anyio.fail_after(CANCEL_BOUND + leave_after + 5):
-            await app.asgi_app(_scope("/slow"), client.receive, client.send)
+            await app.asgi_app(http_scope("/slow"), client.receive, client.send)
     return client, time.monotonic() - left_at
 
 
@@ -211,7 +199,7 @@ async def test_quick_requests_leave_no_watcher_behind() -> None:
     for _ in range(50):
         client = Client()
         client.gone.set()  # gone at once: nothing is watched before the first tick
-        await app.asgi_app(_scope("/slow"), client.receive, client.send)
+        await app.asgi_app(http_scope("/slow"), client.receive, client.send)
         assert client.sent[0]["status"] == 200
     tasks_before = len(asyncio.all_tasks())
     await anyio.sleep(3 * TICK)

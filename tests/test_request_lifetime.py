@@ -32,22 +32,10 @@ from ambi.ctx import RequestContext
 from ambi.globals import _cv_context
 from ambi.wrappers import Request, Response
 
-
-def _scope(path: str = "/") -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver")],
-        "client": ("127.0.0.1", 5000),
-        "server": ("testserver", 80),
-    }
+try:
+    from tests._asgi import http_scope
+except ModuleNotFoundError:  # tests/ is not a package: pytest put tests/ on sys.path
+    from _asgi import http_scope  # type: ignore[no-redef]
 
 
 class _Exchange:
@@ -72,7 +60,7 @@ def _serve_asgi(app: Ambi, count: int, path: str = "/") -> list[_Exchange]:
         exchanges = []
         for _ in range(count):
             exchange = _Exchange()
-            await app(_scope(path), exchange.receive, exchange.send)
+            await app(http_scope(path), exchange.receive, exchange.send)
             exchanges.append(exchange)
         return exchanges
 
@@ -175,7 +163,7 @@ def test_def_view_under_asgi_runs_in_a_worker_thread_with_the_tasks_context() ->
 
     async def main() -> tuple[dict[str, Any], str]:
         exchange = _Exchange()
-        await app(_scope(), exchange.receive, exchange.send)
+        await app(http_scope(), exchange.receive, exchange.send)
         return exchange.sent[1], threading.current_thread().name
 
     message, loop_thread = asyncio.run(main())
@@ -201,7 +189,7 @@ def test_a_cancelled_request_waits_for_its_def_view() -> None:
         exchange = _Exchange()
         started = time.monotonic()
         with anyio.move_on_after(0.05):
-            await app(_scope(), exchange.receive, exchange.send)
+            await app(http_scope(), exchange.receive, exchange.send)
         # The thread can neither be stopped nor abandoned: the cancellation waited.
         return time.monotonic() - started, finished.is_set()
 
@@ -239,13 +227,13 @@ def test_idle_worker_threads_retire(monkeypatch: pytest.MonkeyPatch) -> None:
         return "ok"
 
     async def main() -> bool:
-        await app(_scope(), _Exchange().receive, _Exchange().send)
+        await app(http_scope(), _Exchange().receive, _Exchange().send)
         for _ in range(100):  # the loop runs: the idle thread retires
             await asyncio.sleep(0.02)
             if not threads[0].is_alive():
                 break
         exchange = _Exchange()
-        await app(_scope(), exchange.receive, exchange.send)  # a new worker serves it
+        await app(http_scope(), exchange.receive, exchange.send)  # a new worker serves it
         return exchange.sent[1]["body"] == b"ok"
 
     assert asyncio.run(main())

@@ -37,6 +37,11 @@ from ambi.json import DefaultJSONProvider
 from ambi.testing import AmbiClient
 
 try:
+    from tests._asgi import http_scope
+except ModuleNotFoundError:  # tests/ is not a package: pytest put tests/ on sys.path
+    from _asgi import http_scope  # type: ignore[no-redef]
+
+try:
     from tests._servers import (
         ASGI_SERVERS,
         WSGI_SERVERS,
@@ -408,23 +413,6 @@ def wsgi_get(app: Ambi, path: str) -> tuple[str, dict[str, str], Any]:
 
     body = app.wsgi_app(wsgi_environ(path), start_response)
     return started[0], started[1], body
-
-
-def http_scope(path: str) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver")],
-        "client": ("10.0.0.1", 1234),
-        "server": ("testserver", 80),
-    }
 
 
 class ASGIClient:
