@@ -310,3 +310,360 @@ def test_template_session_with_a_custom_sync_interface(
     response = make_client(app).get("/")
     assert response.text == "none"
     assert Interface.opened == 1
+
+
+# -- endpoints that run nothing but their view: called without the flow --------------------
+
+
+def _count_flows(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record each request that goes through the flow (``request_flow``)."""
+    import ambi.asgi
+    import ambi.wsgi
+
+    seen: list[str] = []
+    for module in (ambi.asgi, ambi.wsgi):
+        original = module.request_flow
+
+        def counted(app: Any, ctx: Any, original: Any = original) -> Any:
+            seen.append(ctx.request.path)
+            return original(app, ctx)
+
+        monkeypatch.setattr(module, "request_flow", counted)
+    return seen
+
+
+def _native(interface: str, view_kind: str) -> bool:
+    return (interface, view_kind) in (("wsgi", "def"), ("asgi", "async"))
+
+
+def test_only_endpoints_with_more_than_a_view_go_through_the_flow(
+    make_client: MakeClient,
+    as_view: MakeView,
+    monkeypatch: pytest.MonkeyPatch,
+    interface: str,
+    view_kind: str,
+) -> None:
+    app = Ambi(__name__)
+    app.add_url_rule("/plain/<int:n>", "/plain/<int:n>", as_view(lambda n: f"plain {n}"))
+    app.add_url_rule("/hooked", "/hooked", as_view(lambda: "hooked"))
+    bp_hooks: list[str] = []
+
+    @app.before_request
+    def before() -> None:
+        if request.path == "/hooked":
+            bp_hooks.append("before")
+
+    flows = _count_flows(monkeypatch)
+    client = make_client(app)
+    # A before_request hook belongs to every endpoint: both go through the flow.
+    assert client.get("/plain/1").text == "plain 1"
+    assert client.get("/hooked").text == "hooked"
+    assert flows == ["/plain/1", "/hooked"]
+    assert bp_hooks == ["before"]
+
+    bare = Ambi(__name__)
+    bare.add_url_rule("/plain/<int:n>", "/plain/<int:n>", as_view(lambda n: f"plain {n}"))
+    flows.clear()
+    client = make_client(bare)
+    assert client.get("/plain/2").text == "plain 2"
+    assert client.head("/plain/2").content == b""
+    # Called directly on the native paths (a mismatched view needs the driver).
+    assert flows == ([] if _native(interface, view_kind) else ["/plain/2"] * 2)
+    flows.clear()
+    # Routing errors, the automatic OPTIONS answer: through the flow.
+    assert client.get("/nothing").status_code == 404
+    assert client.post("/plain/2").status_code == 405
+    assert client.options("/plain/2").headers["Allow"] == "GET, HEAD, OPTIONS"
+    assert flows == ["/nothing", "/plain/2", "/plain/2"]
+
+
+def test_a_direct_view_runs_on_its_native_path(
+    make_client: MakeClient, interface: str, view_kind: str
+) -> None:
+    from ambi._drivers import adaptations
+
+    app = Ambi(__name__)
+    if view_kind == "def":
+        app.add_url_rule("/", "/", lambda: "ok")
+    else:
+
+        async def view() -> str:
+            return "ok"
+
+        app.get("/")(view)
+    client = make_client(app)
+    client.get("/")
+    hops, entries = adaptations.thread_hops, adaptations.loop_entries
+    assert client.get("/").text == "ok"
+    native = _native(interface, view_kind)
+    assert adaptations.thread_hops - hops == (0 if native or interface == "wsgi" else 1)
+    assert adaptations.loop_entries - entries == (0 if native or interface == "asgi" else 1)
+
+
+def test_what_a_direct_view_does_is_handled_as_by_the_flow(
+    make_client: MakeClient,
+    as_view: MakeView,
+    monkeypatch: pytest.MonkeyPatch,
+    interface: str,
+    view_kind: str,
+) -> None:
+    from ambi import abort, after_this_request, g, session
+    from ambi.wrappers import Response
+
+    app = Ambi(__name__)
+    app.secret_key = "direct"
+    app.testing = False
+    monkeypatch.setattr(app.logger, "disabled", True)
+
+    def after(response: Response) -> Response:
+        response.headers["X-After"] = "yes"
+        return response
+
+    app.add_url_rule("/after", "/after", as_view(lambda: after_this_request(after) and "after"))
+    app.add_url_rule("/session", "/session", as_view(lambda: session.update(n=1) or "session"))
+    app.add_url_rule("/g", "/g", as_view(lambda: setattr(g, "x", 5) or str(g.x + g.get("y", 1))))
+    app.add_url_rule("/value-error", "/value-error", as_view(lambda: int("x")))
+    app.add_url_rule("/abort", "/abort", as_view(lambda: abort(418)))
+    app.add_url_rule("/none", "/none", as_view(lambda: None))
+    app.add_url_rule("/crash", "/crash", as_view(lambda: 1 / 0))
+    app.add_url_rule("/stream", "/stream", as_view(lambda: (chunk for chunk in ("a", "b"))))
+    app.add_url_rule("/tuple", "/tuple", as_view(lambda: ("made", 201, {"X-T": "1"})))
+    app.errorhandler(ValueError)(lambda error: ("handled", 400))
+
+    flows = _count_flows(monkeypatch)
+    client = make_client(app)
+    response = client.get("/after")
+    assert response.text == "after"
+    assert response.headers["X-After"] == "yes"
+    response = client.get("/session")
+    assert response.text == "session"
+    assert "session=" in response.headers["set-cookie"]
+    assert client.get("/g").text == "6"
+    response = client.get("/value-error")
+    assert (response.status_code, response.text) == (400, "handled")
+    assert client.get("/abort").status_code == 418
+    assert client.get("/none").status_code == 500  # TypeError: returned None
+    assert client.get("/crash").status_code == 500
+    assert client.get("/stream").text == "ab"
+    response = client.get("/tuple")
+    assert (response.status_code, response.text, response.headers["X-T"]) == (201, "made", "1")
+    if _native(interface, view_kind):
+        assert flows == []  # all of it without request_flow
+
+
+def test_a_direct_view_returning_a_coroutine_is_awaited(make_client: MakeClient) -> None:
+    app = Ambi(__name__)
+
+    async def answer() -> str:
+        return "awaited"
+
+    app.get("/")(lambda: answer())  # a sync wrapper around an async function
+    assert make_client(app).get("/").text == "awaited"
+
+
+def test_request_signals_still_fire_for_direct_views(
+    make_client: MakeClient, as_view: MakeView
+) -> None:
+    from ambi import signals
+
+    app = Ambi(__name__)
+    app.add_url_rule("/", "/", as_view(lambda: "ok"))
+    client = make_client(app)
+    events: list[str] = []
+    for name in ("request_started", "request_finished", "request_tearing_down"):
+        with getattr(signals, name).connected_to(lambda sender, n=name, **e: events.append(n), app):
+            assert client.get("/").text == "ok"
+    assert events == ["request_started", "request_finished", "request_tearing_down"]
+
+
+def test_g_is_made_on_first_use_with_the_apps_class() -> None:
+    from ambi import g
+    from ambi.ctx import AppContext, _AppCtxGlobals
+
+    class Globals(_AppCtxGlobals):
+        pass
+
+    app = Ambi(__name__)
+    app.app_ctx_globals_class = Globals  # type: ignore[misc]
+    with app.test_request_context("/") as ctx:
+        assert "g" not in ctx.__dict__
+        g.user = "ada"
+        assert type(ctx.g) is Globals
+        assert ctx.g.user == "ada"
+        assert g.user == "ada"
+    replaced = _AppCtxGlobals()
+    with app.app_context() as context:
+        context.g = replaced
+        assert g._get_current_object() is replaced  # type: ignore[attr-defined]
+    assert isinstance(AppContext.g, object)
+
+
+def test_calling_the_app_uses_middleware_and_subclass_overrides() -> None:
+    import asyncio
+
+    seen: list[str] = []
+
+    def collect(app: Any) -> tuple[int, bytes]:
+        messages: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            messages.append(message)
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": "/",
+            "raw_path": b"/",
+            "query_string": b"",
+            "headers": [(b"host", b"example.org")],
+            "server": ("example.org", 80),
+        }
+        asyncio.run(app(scope, receive, send))
+        return messages[0]["status"], messages[1]["body"]
+
+    app = Ambi(__name__)
+    app.add_url_rule("/", "/", lambda: "plain")
+    assert collect(app) == (200, b"plain")
+
+    inner = app.asgi_app
+
+    async def middleware(scope: Any, receive: Any, send: Any) -> None:
+        seen.append("middleware")
+        await inner(scope, receive, send)
+
+    app.asgi_app = middleware  # type: ignore[method-assign]
+    assert collect(app) == (200, b"plain")
+    assert seen == ["middleware"]
+
+    class Custom(Ambi):
+        async def asgi_app(self, scope: Any, receive: Any, send: Any) -> None:
+            seen.append("subclass")
+            await super().asgi_app(scope, receive, send)
+
+    custom = Custom(__name__)
+    custom.add_url_rule("/", "/", lambda: "custom")
+    assert collect(custom) == (200, b"custom")
+    assert seen == ["middleware", "subclass"]
+
+
+# -- request.headers under WSGI: single reads from the environ -----------------------------
+
+
+_NAMES = (
+    "X-Request-Id",
+    "x-request-id",
+    "HOST",
+    "Cookie",
+    "Empty",
+    "Missing",
+    "X_Request_Id",  # "_": never a header name in an environ
+    "X Bad",  # not a token
+    "Content-Type",
+    "content-length",
+    "Accept-Encoding",
+)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"CONTENT_TYPE": "", "CONTENT_LENGTH": ""},
+        {"CONTENT_TYPE": "text/plain", "CONTENT_LENGTH": "3"},
+        {"HTTP_CONTENT_TYPE": "text/html", "CONTENT_TYPE": "text/plain"},
+    ],
+)
+def test_environ_header_reads_match_the_header_list(extra: dict[str, str]) -> None:
+    environ = _environ(
+        HTTP_HOST="example.org",
+        HTTP_X_REQUEST_ID="abc",
+        HTTP_COOKIE="a=1; b=2",
+        HTTP_EMPTY="",
+        HTTP_ACCEPT_ENCODING="gzip, br",
+        **extra,
+    )
+    connection = WSGIConnection(environ)
+    expected = Headers._from_pairs(connection.header_items)
+    for name in _NAMES:
+        headers = WSGIConnection(environ).make_headers()
+        assert headers.get(name) == expected.get(name), name
+        assert headers.get(name, "d") == expected.get(name, "d"), name
+        assert (name in headers) == (name in expected), name
+        try:
+            value = expected[name]
+        except KeyError:
+            with pytest.raises(KeyError):
+                headers[name]
+        else:
+            assert headers[name] == value
+    headers = WSGIConnection(dict(environ, HTTP_X_NUMBER="12")).make_headers()
+    assert headers.get("x-number", type=int) == 12
+    assert headers.get("x-request-id", 7, type=int) == 7  # "abc" is no int: the default
+    assert headers.get("x-missing", 7, type=int) == 7
+    assert headers._pairs is None  # all of them read from the environ
+    assert headers.get("content-length", type=int) == expected.get("content-length", type=int)
+    headers = WSGIConnection(environ).make_headers()
+    assert list(headers) == list(expected)
+    assert headers == expected
+    assert type(headers.copy()) is Headers
+    assert headers.copy() == expected
+
+
+def test_environ_headers_build_the_list_on_anything_but_a_read() -> None:
+    headers = WSGIConnection(_environ(HTTP_X_A="1", HTTP_ACCEPT="*/*")).make_headers()
+    assert headers.getlist("x-a") == ["1"]
+    headers["X-A"] = "2"  # changes go to the list, and reads see them from then on
+    headers.add("X-New", "3")
+    assert headers.get("X-A") == "2"
+    assert headers["x-new"] == "3"
+    assert "X-New" in headers
+    assert len(headers) == 3
+
+
+def test_an_invalid_header_fails_when_read_but_not_its_neighbours() -> None:
+    app = _headers_app()
+    app.logger.disabled = True
+
+    @app.get("/one")
+    def one() -> Any:
+        return {"ok": request.headers.get("X-Ok"), "bad": "X-Bad" in request.headers}
+
+    environ = _environ(HTTP_X_OK="fine", HTTP_X_BAD="a\nb", PATH_INFO="/one")
+    # Reading X-Bad falls back to the checked list, which refuses the value: a 500,
+    # never the value with its newline.
+    status, _ = _call(app, environ)
+    assert status == "500 INTERNAL SERVER ERROR"
+
+    @app.get("/ok")
+    def ok() -> Any:
+        return {"ok": request.headers.get("X-Ok"), "host": request.headers.get("Host")}
+
+    status, body = _call(app, _environ(HTTP_X_OK="fine", HTTP_X_BAD="a\nb", PATH_INFO="/ok"))
+    assert status == "200 OK"
+    assert json.loads(body) == {"ok": "fine", "host": None}
+
+
+def test_a_subclass_make_response_is_used_for_direct_views(
+    make_client: MakeClient, as_view: MakeView
+) -> None:
+    from ambi.wrappers import Response
+
+    class Custom(Ambi):
+        def make_response(self, rv: Any) -> Response:
+            response = super().make_response(rv)
+            response.headers["X-Made-By"] = "subclass"
+            return response
+
+    app = Custom(__name__)
+    app.add_url_rule("/", "index", as_view(lambda: "text"))
+    response = make_client(app).get("/")
+    assert response.text == "text"
+    assert response.headers["X-Made-By"] == "subclass"
+    assert Ambi._plain_make_response
+    assert not Custom._plain_make_response

@@ -74,6 +74,14 @@ class App(Scaffold):
     #: The class of ``ambi.websocket`` in websocket handlers (Quart's name).
     websocket_class: ClassVar[type[Websocket]] = Websocket
     app_ctx_globals_class: ClassVar[type[_AppCtxGlobals]] = _AppCtxGlobals
+    #: Whether this class's ``make_response`` is App's own: the pipeline then makes a
+    #: ``str`` view's response itself (PERF, ``_pipeline.direct_response``).
+    _plain_make_response: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._plain_make_response = cls.make_response is App.make_response
+
     json_provider_class: ClassVar[type[ambi_json.JSONProvider]] = ambi_json.DefaultJSONProvider
     #: The class of :attr:`jinja_env`.
     jinja_environment: ClassVar[type[Environment]] = Environment
@@ -633,9 +641,9 @@ class App(Scaffold):
         if trusted_hosts is not None:
             _check_host(request, trusted_hosts)
         ctx = RequestContext(self, request)
-        ctx.plan = self.plan_for(
-            self._match_url(ctx, False) if request.routing_exception is None else None
-        )
+        endpoint = self._match_url(ctx, False) if request.routing_exception is None else None
+        # PERF: plan_for's common case inline (benchmarks/inprocess.py).
+        ctx.plan = self._plans.get(endpoint) or self.plan_for(endpoint)
         return ctx
 
     def websocket_plan_for(self, endpoint: str | None) -> WebsocketPlan:

@@ -28,7 +28,14 @@ from anyio import CapacityLimiter
 from ._disconnect import DisconnectMonitor, note_limiter, register
 from ._drivers import LoopWatch, _run_in_worker, drive_async, drive_on_loop
 from ._lifespan import serve_lifespan
-from ._pipeline import release_request, request_flow, teardown_flow
+from ._pipeline import (
+    direct_response,
+    direct_view,
+    release_request,
+    request_flow,
+    respond_flow,
+    teardown_flow,
+)
 from .bridges import route_asgi, route_asgi_websocket
 from .exceptions import ClientDisconnected, RequestEntityTooLarge
 from .globals import _cv_context
@@ -36,6 +43,7 @@ from .wrappers import Connection
 from .wsgi import add_environ_headers
 
 if TYPE_CHECKING:
+    from ._pipeline import Step
     from .app import App
     from .config import Config
     from .ctx import RequestContext
@@ -346,24 +354,28 @@ async def _handle_lifespan(app: App, receive: Receive, send: Send) -> None:
 
 
 def _encode_headers(response: Response) -> list[tuple[bytes, bytes]]:
-    # ASGI wants lower-case header names. PERF: iterating the Headers, not the items()
-    # generator, and the usual names encoded once (benchmarks/inprocess.py, plaintext
+    # ASGI wants lower-case header names. PERF: the header list itself, not the items()
+    # generator, and the usual headers encoded once (benchmarks/inprocess.py, plaintext
     # ASGI async).
-    names = _ENCODED_NAMES
-    return [
-        (names.get(name) or _encode_name(name), value.encode("latin-1"))
-        for name, value in response.prepare_headers()
-    ]
+    pairs = _ENCODED_PAIRS
+    encoded = []
+    for pair in response.prepare_headers()._list:
+        found = pairs.get(pair)
+        encoded.append(found if found is not None else _encode_pair(pair))
+    return encoded
 
 
-#: Response header names as ASGI wants them (lower-case bytes), the first few hundred.
-_ENCODED_NAMES: dict[str, bytes] = {}
+#: Response headers as ASGI wants them (lower-case bytes), the first few hundred seen:
+#: content types, short lengths, the app's fixed headers.
+_ENCODED_PAIRS: dict[tuple[str, str], tuple[bytes, bytes]] = {}
 
 
-def _encode_name(name: str) -> bytes:
-    encoded = name.lower().encode("latin-1")
-    if len(_ENCODED_NAMES) < 256:  # bounded: names may come from anywhere
-        _ENCODED_NAMES[name] = encoded
+def _encode_pair(pair: tuple[str, str]) -> tuple[bytes, bytes]:
+    name, value = pair
+    encoded = (name.lower().encode("latin-1"), value.encode("latin-1"))
+    # Bounded, and only short values: headers may come from anywhere (cookies, ids).
+    if len(_ENCODED_PAIRS) < 512 and len(value) <= 64:
+        _ENCODED_PAIRS[pair] = encoded
     return encoded
 
 
@@ -484,15 +496,19 @@ async def _handle_http(app: App, scope: Scope, receive: Receive, send: Send) -> 
             else _loop_watch(app, ctx)
         )
         try:
-            response = sent = await drive_on_loop(
-                request_flow(app, ctx),
-                None,
-                before_async,
-                plan.run_inline,
-                app.__dict__.get("_ambi_limiter_source") or _limiter_source(app),
-                loop_watch,
-                (config, ctx, connection),
-            )
+            view = direct_view(ctx) if loop_watch is None else None
+            if view is not None and view.is_async:
+                response = sent = await _direct(app, ctx, view, before_async, connection)
+            else:
+                response = sent = await drive_on_loop(
+                    request_flow(app, ctx),
+                    None,
+                    before_async,
+                    plan.run_inline,
+                    app.__dict__.get("_ambi_limiter_source") or _limiter_source(app),
+                    loop_watch,
+                    (config, ctx, connection),
+                )
         except BaseException as exc:
             if connection._monitor is None or not _cancelled_by_disconnect(connection, exc):
                 raise
@@ -553,6 +569,40 @@ async def _handle_http(app: App, scope: Scope, receive: Receive, send: Send) -> 
                 ctx.pop(error)
         else:
             await _finish(app, ctx, response, error)
+
+
+async def _direct(
+    app: App,
+    ctx: RequestContext,
+    view: Step,
+    before_async: Callable[..., Awaitable[None] | None] | None,
+    connection: ASGIConnection,
+) -> Response:
+    """An endpoint that runs nothing but its ``async def`` view (``_pipeline.direct_view``):
+    the body read in, the view awaited, the response made, all on the loop; the flow
+    only for what remains (an error, a session, ``after_this_request``)."""
+    try:
+        if before_async is not None:
+            if connection._body_ended:  # PERF: _read_body's GET case inline
+                if app.config["CANCEL_ON_DISCONNECT"]:
+                    register(connection)
+            else:
+                await _read_all(app.config, ctx, connection)
+        kwargs = ctx.request.view_args
+        rv = await (view.func(**kwargs) if kwargs else view.func())
+        response = direct_response(app, ctx, rv)
+        if response is not None:
+            return response
+        flow = respond_flow(app, ctx, rv, None)
+    except Exception as exc:
+        flow = respond_flow(app, ctx, None, exc)
+    return await drive_on_loop(
+        flow,
+        None,
+        None,
+        False,
+        app.__dict__.get("_ambi_limiter_source") or _limiter_source(app),
+    )
 
 
 _CANCELLED = (

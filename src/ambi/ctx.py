@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextvars import Token
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from .globals import _cv_context
 from .sessions import SessionMixin
@@ -63,19 +63,42 @@ class _AppCtxGlobals:
         return f"<ambi.g of {object.__repr__(self)}>"
 
 
+class _LazyGlobals:
+    """``ctx.g``, made on first use (the instance's attribute from then on).
+
+    PERF: most requests never touch ``g``; a non-data descriptor costs nothing until
+    they do (benchmarks/inprocess.py, plaintext). Assigning ``ctx.g`` replaces it.
+    """
+
+    @overload
+    def __get__(self, ctx: None, owner: type[AppContext]) -> _LazyGlobals: ...
+
+    @overload
+    def __get__(self, ctx: AppContext, owner: type[AppContext]) -> _AppCtxGlobals: ...
+
+    def __get__(
+        self, ctx: AppContext | None, owner: type[AppContext]
+    ) -> _AppCtxGlobals | _LazyGlobals:
+        if ctx is None:
+            return self
+        g: _AppCtxGlobals = ctx.app.app_ctx_globals_class()
+        ctx.__dict__["g"] = g
+        return g
+
+
 class AppContext:
     """Makes ``current_app`` and ``g`` available (``with app.app_context(): ...``)."""
 
     request_context: RequestContext | None = None
     app: App
-    g: _AppCtxGlobals
+    #: ``g``: made by the app's ``app_ctx_globals_class`` when first used.
+    g: _LazyGlobals = _LazyGlobals()
     #: Whether the last :meth:`pop` runs the ``teardown_appcontext`` functions itself
     #: (contexts whose functions a driver runs, like a request's, say no).
     teardown_on_pop = True
 
     def __init__(self, app: App) -> None:
         self.app = app
-        self.g = app.app_ctx_globals_class()
         self._tokens: list[Token[AppContext]] = []
 
     def push(self) -> None:
@@ -122,29 +145,35 @@ class RequestContext(AppContext):
     # call the request_context property to know it).
     teardown_on_pop = False
 
+    # PERF: what most requests never change is a class attribute, set on the instance
+    # only when it changes (benchmarks/inprocess.py, plaintext: a context is made per
+    # request).
+    #: The session once opened (by the pipeline, or on first use of ``session``).
+    _session: SessionMixin | None = None
+    #: Set once the teardown callables ran, so they run exactly once.
+    torn_down = False
+    #: Callables registered with ``after_this_request`` (a list once there is one).
+    after_request_functions: list[Any] | tuple[()] = ()
+    #: True when this is an OPTIONS request the app answers automatically.
+    automatic_options = False
+    #: The exception that became a 500, passed to teardown callables.
+    unhandled_error: BaseException | None = None
+    #: The results of the async context processors (see templating.py), once run.
+    template_context: dict[Any, Any] | None = None
+    #: The flashed messages, once taken from the session by get_flashed_messages().
+    flashes: list[tuple[str, str]] | None = None
+    #: The request's host as the URL map matched it (``host_matching``), or its
+    #: subdomain (``subdomain_matching`` with ``SERVER_NAME``); else ``None``.
+    url_host: str | None = None
+    url_subdomain: str | None = None
+    #: The frozen hook chain of the matched endpoint (set by the app).
+    plan: EndpointPlan
+
     def __init__(self, app: App, request: Request) -> None:
-        super().__init__(app)
+        # PERF: AppContext.__init__ inlined.
+        self.app = app
+        self._tokens = []
         self.request = request
-        #: The session once opened (by the pipeline, or on first use of ``session``).
-        self._session: SessionMixin | None = None
-        #: Set once the teardown callables ran, so they run exactly once.
-        self.torn_down = False
-        #: Callables registered with ``after_this_request``.
-        self.after_request_functions: list[Any] = []
-        #: The frozen hook chain of the matched endpoint (set by the app).
-        self.plan: EndpointPlan
-        #: True when this is an OPTIONS request the app answers automatically.
-        self.automatic_options = False
-        #: The exception that became a 500, passed to teardown callables.
-        self.unhandled_error: BaseException | None = None
-        #: The results of the async context processors (see templating.py), once run.
-        self.template_context: dict[Any, Any] | None = None
-        #: The flashed messages, once taken from the session by get_flashed_messages().
-        self.flashes: list[tuple[str, str]] | None = None
-        #: The request's host as the URL map matched it (``host_matching``), or its
-        #: subdomain (``subdomain_matching`` with ``SERVER_NAME``); else ``None``.
-        self.url_host: str | None = None
-        self.url_subdomain: str | None = None
 
     @property
     def request_context(self) -> RequestContext:  # type: ignore[override]

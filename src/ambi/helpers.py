@@ -173,7 +173,12 @@ def url_for(
 
 def after_this_request(func: F) -> F:
     """Run ``func(response)`` after this request's view (before ``after_request`` hooks)."""
-    _request_context("after_this_request").after_request_functions.append(func)
+    ctx = _request_context("after_this_request")
+    funcs = ctx.after_request_functions
+    if isinstance(funcs, list):
+        funcs.append(func)
+    else:  # the class's empty tuple: the first one of this request
+        ctx.after_request_functions = [func]
     return func
 
 

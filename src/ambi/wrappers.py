@@ -110,6 +110,11 @@ class Connection:
     def close(self) -> None:
         """Free what the connection holds (a spooled body); called when the request ends."""
 
+    def make_headers(self) -> Headers:
+        """``request.headers``: :attr:`header_items` as checked :class:`Headers` (made once
+        per request that reads them)."""
+        return Headers._from_pairs(self.header_items)
+
     async def read_body_chunk_async(self) -> bytes:
         """The async form of :meth:`read_body_chunk`, for ``async for`` over
         ``request.stream``. Under WSGI it reads synchronously (the thread's own loop waits,
@@ -417,7 +422,7 @@ class Request:
     def headers(self) -> Headers:
         """The request headers: case-insensitive, multi-valued."""
         if self._headers is None:
-            self._headers = Headers._from_pairs(self.connection.header_items)
+            self._headers = self.connection.make_headers()
         return self._headers
 
     @property
@@ -723,15 +728,18 @@ class Response:
     ) -> None:
         if headers is None:
             # PERF: the common case (a view's str or dict made into a response) builds the
-            # header list directly; only a caller's content type needs checking
-            # (benchmarks/inprocess.py, plaintext and JSON).
-            self.headers = Headers()
+            # header list directly; only a caller's content type needs checking (a
+            # mimetype's was checked when it was memoised) (benchmarks/inprocess.py,
+            # plaintext and JSON).
             if content_type is None:
                 mimetype = mimetype or self.default_mimetype
                 if mimetype is not None:
-                    content_type = _content_type_for(mimetype)
-            if content_type is not None:
-                self.headers._list.append(("Content-Type", _check_value(content_type)))
+                    content_type = _CONTENT_TYPES.get(mimetype) or _content_type_for(mimetype)
+            elif content_type.__class__ is not str or content_type not in _CHECKED_VALUES:
+                content_type = _check_value(content_type)
+            self.headers = Headers._adopt(
+                [("Content-Type", content_type)] if content_type is not None else []
+            )
         else:
             self.headers = headers if isinstance(headers, Headers) else Headers(headers)
             if content_type is None:
@@ -851,8 +859,13 @@ class Response:
             if self._data is not None:
                 self._data = b""
             headers.remove("Content-Length")
-        elif self._data is not None and "content-length" not in headers:
-            headers["Content-Length"] = str(len(self._data))
+        elif self._data is not None:
+            # PERF: Headers.__contains__ inlined (benchmarks/inprocess.py, plaintext).
+            for name, _ in headers._list:
+                if name.lower() == "content-length":
+                    break
+            else:
+                headers["Content-Length"] = str(len(self._data))
         return headers
 
     def call_on_close(self, func: Any) -> Any:
@@ -990,16 +1003,22 @@ def _as_headers(value: Any) -> Headers:
 _CONTENT_TYPES: dict[str, str] = {}
 
 
+#: Content types checked as header values (those of the mimetypes memoised above).
+_CHECKED_VALUES: set[str] = set()
+
+
 def _content_type_for(mimetype: str) -> str:
-    """The ``Content-Type`` for ``mimetype``: text types get ``; charset=utf-8``.
+    """The ``Content-Type`` for ``mimetype``: text types get ``; charset=utf-8``; checked
+    as a header value (:class:`ValueError` for CR, LF or NUL).
 
     PERF: memoised (a few hundred mimetypes at most), since every response asks
     (benchmarks/inprocess.py)."""
     content_type = _CONTENT_TYPES.get(mimetype)
     if content_type is None:
-        content_type = _compute_content_type(mimetype)
+        content_type = _check_value(_compute_content_type(mimetype))
         if len(_CONTENT_TYPES) < 512:
             _CONTENT_TYPES[mimetype] = content_type
+            _CHECKED_VALUES.add(content_type)
     return content_type
 
 

@@ -12,12 +12,21 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ._drivers import drive_sync, thread_event_loop
-from ._pipeline import release_request, request_flow, teardown_flow
+from ._pipeline import (
+    direct_response,
+    direct_view,
+    release_request,
+    request_flow,
+    respond_flow,
+    teardown_flow,
+)
 from .bridges import route_wsgi
+from .datastructures import BadRequestKeyError, Headers, _token_re
 from .exceptions import ClientDisconnected
 from .wrappers import Connection
 
 if TYPE_CHECKING:
+    from ._pipeline import Step
     from .app import App
     from .ctx import RequestContext
     from .types import StartResponse, WSGIEnvironment
@@ -62,6 +71,108 @@ def _header_items(environ: WSGIEnvironment) -> list[tuple[str, str]]:
             if len(names) < _HEADER_NAMES_MAX:
                 names[key] = name
     return items
+
+
+#: Header names as asked (``"X-Request-Id"``) -> their environ key
+#: (``"HTTP_X_REQUEST_ID"``), or ``""`` for names read from the header list instead.
+#: Bounded: names come from the app's code, but may be computed.
+_environ_keys: dict[str, str] = {}
+
+
+def _environ_key(name: str) -> str:
+    key = _environ_keys.get(name)
+    if key is None:
+        key = ""
+        # Only plain token names: "_" is ambiguous in an environ key ("X_A" and "X-A" are
+        # both HTTP_X_A, but only a "X-A" header exists), Content-Type and -Length have
+        # keys of their own, and an invalid name must fail as it does on the list.
+        if "_" not in name and _token_re.fullmatch(name) is not None:
+            upper = name.upper().replace("-", "_")
+            if upper not in _SPECIAL_HEADERS:
+                key = "HTTP_" + upper
+        if len(_environ_keys) < _HEADER_NAMES_MAX:
+            _environ_keys[name] = key
+    return key
+
+
+_ABSENT: Any = object()
+
+
+class _EnvironHeaders(Headers):
+    """``request.headers`` under WSGI. A read of one header (``get``, ``[]``, ``in``)
+    looks its environ key up, as Werkzeug's ``EnvironHeaders`` does; anything else
+    (iterating, ``getlist``, a change) builds the header list from the environ, checked
+    as every request's headers are, and uses it from then on.
+
+    PERF: most requests that read headers read one or two; building the list scans the
+    whole environ (benchmarks/inprocess.py, args: a header and a cookie). A value the
+    list would refuse (CR, LF, NUL, not a str) is not returned: the read falls back to
+    the list, which raises as before.
+    """
+
+    __slots__ = ("_connection", "_pairs")
+
+    def __init__(self, connection: WSGIConnection) -> None:  # no super(): the list is lazy
+        self._connection = connection
+        self._pairs: list[tuple[str, str]] | None = None
+
+    @property
+    def _list(self) -> list[tuple[str, str]]:
+        pairs = self._pairs
+        if pairs is None:
+            pairs = self._pairs = Headers._from_pairs(self._connection.header_items)._list
+        return pairs
+
+    @_list.setter
+    def _list(self, value: list[tuple[str, str]]) -> None:
+        self._pairs = value
+
+    def _environ_value(self, name: object) -> Any:
+        """The header's value from the environ, ``None`` when it is absent, or
+        ``_ABSENT`` when the list must answer."""
+        if self._pairs is not None or name.__class__ is not str:
+            return _ABSENT
+        key = _environ_key(name)
+        if not key:
+            return _ABSENT
+        value = self._connection._environ.get(key)
+        if value is None:
+            return None
+        if value.__class__ is not str or "\n" in value or "\r" in value or "\0" in value:
+            return _ABSENT
+        return value
+
+    def get(self, key: str, default: Any = None, type: Any = None) -> Any:
+        value = self._environ_value(key)
+        if value is _ABSENT:
+            return super().get(key, default, type)
+        if value is None:
+            return default
+        if type is None:
+            return value
+        try:
+            return type(value)
+        except (ValueError, TypeError):
+            return default
+
+    def __getitem__(self, key: Any) -> Any:
+        value = self._environ_value(key)
+        if value is _ABSENT:
+            return super().__getitem__(key)
+        if value is None:
+            raise BadRequestKeyError(key)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        value = self._environ_value(key)
+        if value is _ABSENT:
+            return super().__contains__(key)
+        return value is not None
+
+    def copy(self) -> Headers:
+        rv = Headers()
+        rv._list = self._list[:]
+        return rv
 
 
 def add_environ_headers(environ: WSGIEnvironment, items: Iterable[tuple[str, str]]) -> None:
@@ -203,6 +314,9 @@ class WSGIConnection(Connection):
     def environ(self) -> dict[str, Any]:
         return self._environ
 
+    def make_headers(self) -> Headers:
+        return _EnvironHeaders(self)
+
     def read_body_chunk(self) -> bytes:
         remaining = self._remaining
         if remaining == 0 or self._input is None:
@@ -259,21 +373,41 @@ def _handle(
         ctx = routed
     ctx.push()
     try:
-        response = drive_sync(request_flow(app, ctx))
+        view = direct_view(ctx)
+        if view is not None and not view.is_async:
+            response = _direct(app, ctx, view)
+        else:
+            response = drive_sync(request_flow(app, ctx))
     except BaseException as exc:
         _finish(app, ctx, None, exc)
         raise
     is_head = ctx.request.method == "HEAD"
-    if not response.is_streamed:
+    if response._data is not None:  # PERF: not the is_streamed and data properties
         # Teardown before the body is written, as Flask does; call_on_close after it.
         _finish(app, ctx, None, None)
         start_response(response.status, response.prepare_headers().to_wsgi_list())
-        body = [] if is_head else [response.data]
+        body = [] if is_head else [response._data]  # after prepare_headers: 204, 304
         if response._on_close:
             return _ClosingBody(app, ctx, response, body)
         return body
     start_response(response.status, response.prepare_headers().to_wsgi_list())
     return _StreamedBody(app, ctx, response, request_context, skip=is_head)
+
+
+def _direct(app: App, ctx: RequestContext, view: Step) -> Response:
+    """An endpoint that runs nothing but its ``def`` view (``_pipeline.direct_view``):
+    the view called, the response made; the flow only for what remains (an error, a
+    session, ``after_this_request``)."""
+    try:
+        kwargs = ctx.request.view_args
+        rv = view.func(**kwargs) if kwargs else view.func()
+        response = direct_response(app, ctx, rv)
+        if response is not None:
+            return response
+        flow = respond_flow(app, ctx, rv, None)
+    except Exception as exc:
+        flow = respond_flow(app, ctx, None, exc)
+    return drive_sync(flow)
 
 
 class _ClosingBody:
