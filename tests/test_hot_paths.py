@@ -23,6 +23,11 @@ from ambi.testing import AmbiClient
 from ambi.wrappers import Request
 from ambi.wsgi import WSGIConnection
 
+try:
+    from tests._asgi import http_scope
+except ModuleNotFoundError:  # tests/ is not a package: pytest put tests/ on sys.path
+    from _asgi import http_scope  # type: ignore[no-redef]
+
 MakeClient = Callable[..., AmbiClient]
 MakeView = Callable[[Callable[..., Any]], Callable[..., Any]]
 
@@ -512,18 +517,7 @@ def test_calling_the_app_uses_middleware_and_subclass_overrides() -> None:
         async def send(message: dict[str, Any]) -> None:
             messages.append(message)
 
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": "/",
-            "raw_path": b"/",
-            "query_string": b"",
-            "headers": [(b"host", b"example.org")],
-            "server": ("example.org", 80),
-        }
+        scope = http_scope()
         asyncio.run(app(scope, receive, send))
         return messages[0]["status"], messages[1]["body"]
 

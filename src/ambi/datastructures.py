@@ -503,6 +503,15 @@ def _check_value(value: HeaderValue) -> str:
     return value
 
 
+def _converted(value: str, type: Callable[[str], object], default: object) -> object:
+    """``type(value)``, or ``default`` when that raises ValueError or TypeError (the
+    ``type=`` of :meth:`Headers.get`)."""
+    try:
+        return type(value)
+    except (ValueError, TypeError):
+        return default
+
+
 def _with_params(value: HeaderValue, params: Mapping[str, HeaderValue | None]) -> HeaderValue:
     if not params:
         return value
@@ -626,12 +635,7 @@ class Headers:
         lower = key.lower()
         for name, value in self._list:
             if name.lower() == lower:
-                if type is None:
-                    return value
-                try:
-                    return type(value)
-                except (ValueError, TypeError):
-                    return default
+                return value if type is None else _converted(value, type, default)
         return default
 
     @overload

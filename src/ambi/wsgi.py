@@ -21,7 +21,7 @@ from ._pipeline import (
     teardown_flow,
 )
 from .bridges import route_wsgi
-from .datastructures import BadRequestKeyError, Headers, _token_re
+from .datastructures import BadRequestKeyError, Headers, _converted, _token_re
 from .exceptions import ClientDisconnected
 from .wrappers import Connection
 
@@ -148,12 +148,7 @@ class _EnvironHeaders(Headers):
             return super().get(key, default, type)
         if value is None:
             return default
-        if type is None:
-            return value
-        try:
-            return type(value)
-        except (ValueError, TypeError):
-            return default
+        return value if type is None else _converted(value, type, default)
 
     def __getitem__(self, key: Any) -> Any:
         value = self._environ_value(key)
