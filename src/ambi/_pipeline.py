@@ -537,7 +537,7 @@ def release_request(
     (uploaded files' and spooled bodies' temporary files). Plain sync code, no user hooks
     but the callbacks, whose errors are logged."""
     if response is not None and response._on_close:  # PERF: no new list when none
-        callbacks, response._on_close = response._on_close, []
+        callbacks, response._on_close = response._on_close, ()
         for func in callbacks:
             try:
                 func()

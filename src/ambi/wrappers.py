@@ -712,6 +712,13 @@ class Response:
 
     default_status: ClassVar[int] = 200
     default_mimetype: ClassVar[str | None] = "text/html"
+    #: The ``call_on_close`` callbacks (a list once there is one; PERF: none made per
+    #: response, benchmarks/inprocess.py).
+    _on_close: list[Any] | tuple[()] = ()
+    #: The body as bytes, or ``None`` while it streams from :attr:`response`.
+    _data: bytes | None
+    #: The streamed body (a sync or async iterable), or ``None`` for a bytes body.
+    response: Iterable[str | bytes] | AsyncIterable[str | bytes] | None
 
     def __init__(
         self,
@@ -737,9 +744,21 @@ class Response:
                     content_type = _CONTENT_TYPES.get(mimetype) or _content_type_for(mimetype)
             elif content_type.__class__ is not str or content_type not in _CHECKED_VALUES:
                 content_type = _check_value(content_type)
-            self.headers = Headers._adopt(
-                [("Content-Type", content_type)] if content_type is not None else []
-            )
+            pairs = [("Content-Type", content_type)] if content_type is not None else []
+            self.status_code = self.default_status
+            if status is not None:
+                self.status = status
+            self.response = None
+            cls = response.__class__
+            if (cls is str or cls is bytes) and type(self).set_data is Response.set_data:
+                # PERF: a new header list has no Content-Length yet: append it as
+                # set_data would (benchmarks/inprocess.py, plaintext).
+                data: bytes = response.encode() if cls is str else response  # type: ignore[union-attr,assignment]
+                self._data = data
+                pairs.append(("Content-Length", str(len(data))))
+                self.headers = Headers._adopt(pairs)
+                return
+            self.headers = Headers._adopt(pairs)
         else:
             self.headers = headers if isinstance(headers, Headers) else Headers(headers)
             if content_type is None:
@@ -749,24 +768,15 @@ class Response:
                     content_type = _content_type_for(mimetype)
             if content_type is not None:
                 self.headers["Content-Type"] = content_type
-        self.status_code = self.default_status
-        if status is not None:
-            self.status = status
-        self._data: bytes | None = None
-        self.response: Iterable[str | bytes] | AsyncIterable[str | bytes] | None = None
-        self._on_close: list[Any] = []
+            self.status_code = self.default_status
+            if status is not None:
+                self.status = status
+        self._data = None
+        self.response = None
         if response is None:
             self._data = b""
         elif isinstance(response, (str, bytes, bytearray)):
-            if headers is None and type(self).set_data is Response.set_data:
-                # PERF: a new header list has no Content-Length yet: append it as
-                # set_data would (benchmarks/inprocess.py, plaintext).
-                data = self._data = (
-                    response.encode() if isinstance(response, str) else bytes(response)
-                )
-                self.headers._list.append(("Content-Length", str(len(data))))
-            else:
-                self.set_data(response)
+            self.set_data(response)
         else:
             self.response = response
 
@@ -870,7 +880,10 @@ class Response:
 
     def call_on_close(self, func: Any) -> Any:
         """Register ``func`` to be called once the body has been sent (or abandoned)."""
-        self._on_close.append(func)
+        if isinstance(self._on_close, list):
+            self._on_close.append(func)
+        else:
+            self._on_close = [func]
         return func
 
     def get_json(self, force: bool = False, silent: bool = False) -> Any:

@@ -296,14 +296,9 @@ class WSGIConnection(Connection):
             self.query_string = b""
         self._header_list = None  # read lazily: see header_items
         self._environ = environ
-        self._input = environ.get("wsgi.input")
-        length = environ.get("CONTENT_LENGTH")
-        if length and str(length).isdigit():
-            self._remaining: int | None = int(length)
-        elif environ.get("wsgi.input_terminated"):
-            self._remaining = None  # chunked: the server marks the end with EOF
-        else:
-            self._remaining = 0
+        # PERF: the body's length is read at the first read (benchmarks/inprocess.py,
+        # plaintext: most requests have none to read).
+        self._remaining: int | None = -1
 
     @property
     def environ(self) -> dict[str, Any]:
@@ -312,8 +307,22 @@ class WSGIConnection(Connection):
     def make_headers(self) -> Headers:
         return _EnvironHeaders(self)
 
+    def _body_length(self) -> int | None:
+        """The bytes left to read: ``CONTENT_LENGTH``, ``None`` for a chunked body that
+        the server ends with EOF, else 0; and the stream to read them from."""
+        environ = self._environ
+        self._input = environ.get("wsgi.input")
+        length = environ.get("CONTENT_LENGTH")
+        if length and str(length).isdigit():
+            return int(length)
+        if environ.get("wsgi.input_terminated"):
+            return None
+        return 0
+
     def read_body_chunk(self) -> bytes:
         remaining = self._remaining
+        if remaining == -1:
+            remaining = self._remaining = self._body_length()
         if remaining == 0 or self._input is None:
             return b""
         if remaining is None:
@@ -379,7 +388,13 @@ def _handle(
     is_head = ctx.request.method == "HEAD"
     if response._data is not None:  # PERF: not the is_streamed and data properties
         # Teardown before the body is written, as Flask does; call_on_close after it.
-        _finish(app, ctx, None, None)
+        if ctx.torn_down:  # PERF: _finish's common case inline (benchmarks/inprocess.py)
+            try:
+                release_request(app, ctx, None)
+            finally:
+                ctx.pop(None)
+        else:
+            _finish(app, ctx, None, None)
         start_response(response.status, response.prepare_headers().to_wsgi_list())
         body = [] if is_head else [response._data]  # after prepare_headers: 204, 304
         if response._on_close:
