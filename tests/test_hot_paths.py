@@ -620,6 +620,15 @@ def test_environ_headers_build_the_list_on_anything_but_a_read() -> None:
     assert len(headers) == 3
 
 
+def test_assigned_header_items_are_what_the_headers_read() -> None:
+    connection = WSGIConnection(_environ(HTTP_X_A="environ"))
+    connection.header_items = [("X-A", "assigned")]
+    headers = connection.make_headers()
+    assert headers.get("X-A") == "assigned"
+    assert headers["x-a"] == "assigned"
+    assert "X-B" not in headers
+
+
 def test_an_invalid_header_fails_when_read_but_not_its_neighbours() -> None:
     app = _headers_app()
     app.logger.disabled = True

@@ -85,11 +85,11 @@ def _environ_key(name: str) -> str:
         key = ""
         # Only plain token names: "_" is ambiguous in an environ key ("X_A" and "X-A" are
         # both HTTP_X_A, but only a "X-A" header exists), Content-Type and -Length have
-        # keys of their own, and an invalid name must fail as it does on the list.
+        # keys of their own (CONTENT_TYPE), and an invalid name must fail as it does on
+        # the list.
         if "_" not in name and _token_re.fullmatch(name) is not None:
             upper = name.upper().replace("-", "_")
-            if upper not in _SPECIAL_HEADERS:
-                key = "HTTP_" + upper
+            key = upper if upper in _SPECIAL_HEADERS else "HTTP_" + upper
         if len(_environ_keys) < _HEADER_NAMES_MAX:
             _environ_keys[name] = key
     return key
@@ -130,12 +130,23 @@ class _EnvironHeaders(Headers):
     def _environ_value(self, name: object) -> Any:
         """The header's value from the environ, ``None`` when it is absent, or
         ``_ABSENT`` when the list must answer."""
-        if self._pairs is not None or name.__class__ is not str:
+        if (
+            self._pairs is not None
+            or name.__class__ is not str
+            # header_items assigned (or already built): the list is what the request has.
+            or self._connection._header_list is not None
+        ):
             return _ABSENT
         key = _environ_key(name)
         if not key:
             return _ABSENT
-        value = self._connection._environ.get(key)
+        environ = self._connection._environ
+        value = environ.get(key)
+        if key in _SPECIAL_HEADERS:
+            if "HTTP_" + key in environ:  # two sources for one header: the list decides
+                return _ABSENT
+            if not value:  # an empty CONTENT_TYPE is no header (as on the list)
+                return None
         if value is None:
             return None
         if value.__class__ is not str or "\n" in value or "\r" in value or "\0" in value:
