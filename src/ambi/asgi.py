@@ -583,11 +583,9 @@ async def _direct(
     only for what remains (an error, a session, ``after_this_request``)."""
     try:
         if before_async is not None:
-            if connection._body_ended:  # PERF: _read_body's GET case inline
-                if app.config["CANCEL_ON_DISCONNECT"]:
-                    register(connection)
-            else:
-                await _read_all(app.config, ctx, connection)
+            reading = before_async(app.config, ctx, connection)
+            if reading is not None:
+                await reading
         kwargs = ctx.request.view_args
         rv = await (view.func(**kwargs) if kwargs else view.func())
         response = direct_response(app, ctx, rv)

@@ -744,21 +744,9 @@ class Response:
                     content_type = _CONTENT_TYPES.get(mimetype) or _content_type_for(mimetype)
             elif content_type.__class__ is not str or content_type not in _CHECKED_VALUES:
                 content_type = _check_value(content_type)
-            pairs = [("Content-Type", content_type)] if content_type is not None else []
-            self.status_code = self.default_status
-            if status is not None:
-                self.status = status
-            self.response = None
-            cls = response.__class__
-            if (cls is str or cls is bytes) and type(self).set_data is Response.set_data:
-                # PERF: a new header list has no Content-Length yet: append it as
-                # set_data would (benchmarks/inprocess.py, plaintext).
-                data: bytes = response.encode() if cls is str else response  # type: ignore[union-attr,assignment]
-                self._data = data
-                pairs.append(("Content-Length", str(len(data))))
-                self.headers = Headers._adopt(pairs)
-                return
-            self.headers = Headers._adopt(pairs)
+            self.headers = Headers._adopt(
+                [("Content-Type", content_type)] if content_type is not None else []
+            )
         else:
             self.headers = headers if isinstance(headers, Headers) else Headers(headers)
             if content_type is None:
@@ -768,11 +756,23 @@ class Response:
                     content_type = _content_type_for(mimetype)
             if content_type is not None:
                 self.headers["Content-Type"] = content_type
-            self.status_code = self.default_status
-            if status is not None:
-                self.status = status
-        self._data = None
+        self.status_code = self.default_status
+        if status is not None:
+            self.status = status
         self.response = None
+        cls = response.__class__
+        if (
+            headers is None
+            and (cls is str or cls is bytes)
+            and type(self).set_data is Response.set_data
+        ):
+            # PERF: a new header list has no Content-Length yet: append it as set_data
+            # would (benchmarks/inprocess.py, plaintext).
+            data: bytes = response.encode() if cls is str else response  # type: ignore[union-attr,assignment]
+            self._data = data
+            self.headers._list.append(("Content-Length", str(len(data))))
+            return
+        self._data = None
         if response is None:
             self._data = b""
         elif isinstance(response, (str, bytes, bytearray)):

@@ -399,13 +399,7 @@ def _handle(
     is_head = ctx.request.method == "HEAD"
     if response._data is not None:  # PERF: not the is_streamed and data properties
         # Teardown before the body is written, as Flask does; call_on_close after it.
-        if ctx.torn_down:  # PERF: _finish's common case inline (benchmarks/inprocess.py)
-            try:
-                release_request(app, ctx, None)
-            finally:
-                ctx.pop(None)
-        else:
-            _finish(app, ctx, None, None)
+        _finish(app, ctx, None, None)
         start_response(response.status, response.prepare_headers().to_wsgi_list())
         body = [] if is_head else [response._data]  # after prepare_headers: 204, 304
         if response._on_close:
