@@ -341,6 +341,12 @@ def _native(interface: str, view_kind: str) -> bool:
     return (interface, view_kind) in (("wsgi", "def"), ("asgi", "async"))
 
 
+def _called_directly(interface: str, view_kind: str) -> bool:
+    """A view-only endpoint skips the flow but for an async view under WSGI (it needs
+    the driver's loop entry); a def view under ASGI is called in its one thread hop."""
+    return (interface, view_kind) != ("wsgi", "async")
+
+
 def test_only_endpoints_with_more_than_a_view_go_through_the_flow(
     make_client: MakeClient,
     as_view: MakeView,
@@ -372,8 +378,9 @@ def test_only_endpoints_with_more_than_a_view_go_through_the_flow(
     client = make_client(bare)
     assert client.get("/plain/2").text == "plain 2"
     assert client.head("/plain/2").content == b""
-    # Called directly on the native paths (a mismatched view needs the driver).
-    assert flows == ([] if _native(interface, view_kind) else ["/plain/2"] * 2)
+    # Called directly on the native paths and in the thread hop of a def view under ASGI
+    # (an async view under WSGI needs the driver).
+    assert flows == ([] if _called_directly(interface, view_kind) else ["/plain/2"] * 2)
     flows.clear()
     # Routing errors, the automatic OPTIONS answer: through the flow.
     assert client.get("/nothing").status_code == 404
@@ -452,7 +459,7 @@ def test_what_a_direct_view_does_is_handled_as_by_the_flow(
     assert client.get("/stream").text == "ab"
     response = client.get("/tuple")
     assert (response.status_code, response.text, response.headers["X-T"]) == (201, "made", "1")
-    if _native(interface, view_kind):
+    if _called_directly(interface, view_kind):
         assert flows == []  # all of it without request_flow
 
 
@@ -464,6 +471,81 @@ def test_a_direct_view_returning_a_coroutine_is_awaited(make_client: MakeClient)
 
     app.get("/")(lambda: answer())  # a sync wrapper around an async function
     assert make_client(app).get("/").text == "awaited"
+
+
+def test_a_def_view_under_asgi_is_called_directly_in_its_one_hop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+    import threading
+
+    from ambi import after_this_request, inline
+    from ambi._drivers import adaptations
+    from ambi.wrappers import Response
+
+    app = Ambi(__name__)
+    app.testing = False
+    monkeypatch.setattr(app.logger, "disabled", True)
+    threads: dict[str, int] = {}
+
+    def where(name: str) -> None:
+        threads[name] = threading.get_ident()
+
+    @app.get("/thread")
+    def in_thread() -> str:
+        where("view")
+        return "thread"
+
+    @app.post("/inline")
+    @inline
+    def on_loop() -> dict[str, Any]:
+        asyncio.get_running_loop()  # raises off the loop
+        return request.get_json()  # type: ignore[no-any-return]
+
+    @app.get("/async-after")
+    def async_after() -> str:
+        async def after(response: Response) -> Response:
+            where("after")
+            response.headers["X-After"] = "async"
+            return response
+
+        after_this_request(after)
+        return "after"
+
+    class Teapot(Exception):
+        pass
+
+    @app.errorhandler(Teapot)
+    async def teapot(error: Teapot) -> tuple[str, int]:
+        where("handler")
+        return "short and stout", 418
+
+    @app.get("/teapot")
+    def raises() -> str:
+        raise Teapot
+
+    flows = _count_flows(monkeypatch)
+    with app.test_client("asgi") as client:
+        for path, hops, status, text in [
+            ("/thread", 1, 200, "thread"),
+            ("/async-after", 1, 200, "after"),
+            ("/teapot", 1, 418, "short and stout"),
+        ]:
+            before = adaptations.thread_hops
+            response = client.get(path)
+            assert (response.status_code, response.text) == (status, text)
+            assert adaptations.thread_hops - before == hops
+        assert response.headers.get("X-After") is None
+        assert client.get("/async-after").headers["X-After"] == "async"
+        before = adaptations.thread_hops
+        response = client.post("/inline", json={"a": [1, 2]})
+        assert response.json() == {"a": [1, 2]}
+        assert adaptations.thread_hops == before  # @inline: on the loop, body read ahead
+        response = client.post("/inline", content=b"{", headers={"Content-Type": "application/json"})
+        assert response.status_code == 400
+    assert flows == []
+    # The view ran in a worker thread; what it left to async code ran on the loop's.
+    assert threads["view"] != threads["after"] == threads["handler"]
 
 
 def test_request_signals_still_fire_for_direct_views(

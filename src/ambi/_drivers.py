@@ -44,6 +44,7 @@ __all__ = [
     "drive_sync",
     "keep_thread_event_loop",
     "run_coroutine_sync",
+    "run_sync_start",
     "thread_event_loop",
 ]
 
@@ -210,6 +211,16 @@ def _run_sync_stretch(flow: Flow[T], call: Call) -> tuple[bool, Any]:
             return True, outcome
         call = outcome
     return False, call
+
+
+def run_sync_start(flow: Flow[T]) -> tuple[bool, Any]:
+    """Start ``flow`` and run its sync calls up to its first async one (in a worker
+    thread, or on the loop for a view that never blocks): ``(True, result)`` when it
+    finished, else ``(False, the async call)`` for :func:`drive_on_loop` to go on with."""
+    finished, outcome = _advance(flow, None, None)
+    if finished or outcome[1]:
+        return finished, outcome
+    return _run_sync_stretch(flow, outcome)
 
 
 # -- the worker-thread hop (ASGI + def) ----------------------------------------------------

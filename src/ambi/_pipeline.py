@@ -47,7 +47,8 @@ the request path makes no ``inspect`` calls.
 An endpoint that runs nothing but its view (``EndpointPlan.direct``: no hooks of any
 kind, the built-in session interface, not a MethodView) skips the generator on its
 native path: the adapter asks :func:`direct_view`, calls the view itself (a ``def`` one
-under WSGI, an ``async def`` one under ASGI), and :func:`direct_response` makes the
+under WSGI, an ``async def`` one under ASGI; a ``def`` one under ASGI in the request's
+one worker-thread hop, :func:`call_direct`), and :func:`direct_response` makes the
 response when steps 3–7 have no callable to run. Anything else (an exception, a session
 to save, ``after_this_request``, a signal receiver) is handed to :func:`respond_flow`,
 the same steps 3–7 that :func:`request_flow` ends with, so the outcome is the same.
@@ -81,6 +82,7 @@ __all__ = [
     "EndpointPlan",
     "Flow",
     "Step",
+    "call_direct",
     "direct_response",
     "direct_view",
     "request_flow",
@@ -417,6 +419,21 @@ def direct_response(app: App, ctx: RequestContext, rv: Any) -> Response | None:
     if response._data is not None:  # not streamed (PERF: not the property)
         ctx.torn_down = True  # the plan has no teardown callables
     return response
+
+
+def call_direct(app: App, ctx: RequestContext, view: Step) -> Response | Flow[Response]:
+    """A :func:`direct_view` that is a ``def``, called: the response, or the flow when
+    :func:`respond_flow` has more to do (an error, a session to save,
+    ``after_this_request``), for the caller's driver to run."""
+    try:
+        kwargs = ctx.request.view_args
+        rv = view.func(**kwargs) if kwargs else view.func()
+        response = direct_response(app, ctx, rv)
+        if response is not None:
+            return response
+        return respond_flow(app, ctx, rv, None)
+    except Exception as exc:
+        return respond_flow(app, ctx, None, exc)
 
 
 def respond_flow(app: App, ctx: RequestContext, rv: Any, error: Exception | None) -> Flow[Response]:

@@ -26,9 +26,17 @@ import anyio.to_thread
 from anyio import CapacityLimiter
 
 from ._disconnect import DisconnectMonitor, note_limiter, register
-from ._drivers import LoopWatch, _run_in_worker, drive_async, drive_on_loop
+from ._drivers import (
+    LoopWatch,
+    _run_in_worker,
+    adaptations,
+    drive_async,
+    drive_on_loop,
+    run_sync_start,
+)
 from ._lifespan import serve_lifespan
 from ._pipeline import (
+    call_direct,
     direct_response,
     direct_view,
     release_request,
@@ -39,16 +47,15 @@ from ._pipeline import (
 from .bridges import route_asgi, route_asgi_websocket
 from .exceptions import ClientDisconnected, RequestEntityTooLarge
 from .globals import _cv_context
-from .wrappers import Connection
+from .wrappers import Connection, Response
 from .wsgi import add_environ_headers
 
 if TYPE_CHECKING:
-    from ._pipeline import Step
+    from ._pipeline import Call, Flow, Step
     from .app import App
     from .config import Config
     from .ctx import RequestContext
     from .types import Message, Receive, Scope, Send
-    from .wrappers import Response
 
 __all__ = ["ASGIConnection", "asgi_app"]
 
@@ -497,8 +504,13 @@ async def _handle_http(app: App, scope: Scope, receive: Receive, send: Send) -> 
         )
         try:
             view = direct_view(ctx) if loop_watch is None else None
-            if view is not None and view.is_async:
-                response = sent = await _direct(app, ctx, view, before_async, connection)
+            if view is not None:
+                if view.is_async:
+                    response = sent = await _direct(app, ctx, view, before_async, connection)
+                else:
+                    response = sent = await _direct_def(
+                        app, ctx, view, before_async, connection, plan.run_inline
+                    )
             else:
                 response = sent = await drive_on_loop(
                     request_flow(app, ctx),
@@ -601,6 +613,47 @@ async def _direct(
         False,
         app.__dict__.get("_ambi_limiter_source") or _limiter_source(app),
     )
+
+
+async def _direct_def(
+    app: App,
+    ctx: RequestContext,
+    view: Step,
+    before_async: Callable[..., Awaitable[None] | None] | None,
+    connection: ASGIConnection,
+    inline: bool,
+) -> Response:
+    """An endpoint that runs nothing but its ``def`` view (``_pipeline.direct_view``):
+    the view called and the response made in the request's one worker-thread hop (on
+    the loop for a view that never blocks, ``plan.run_inline``); the flow only for what
+    remains, its sync part in that same hop."""
+    source = app.__dict__.get("_ambi_limiter_source") or _limiter_source(app)
+    if inline:
+        outcome = _direct_stretch(app, ctx, view)
+    else:
+        adaptations.thread_hops += 1
+        outcome = await _run_in_worker(_direct_stretch, (app, ctx, view), source())
+    if isinstance(outcome, Response):
+        return outcome
+    flow, call = outcome  # stopped at an async callable: the rest on the loop
+    return await drive_on_loop(
+        flow, call, before_async, inline, source, None, (app.config, ctx, connection)
+    )
+
+
+def _direct_stretch(
+    app: App, ctx: RequestContext, view: Step
+) -> Response | tuple[Flow[Response], Call]:
+    """:func:`_direct_def`'s sync part: the response, or the flow and its first async
+    call."""
+    outcome = call_direct(app, ctx, view)
+    if isinstance(outcome, Response):
+        return outcome
+    finished, result = run_sync_start(outcome)
+    if finished:
+        response: Response = result
+        return response
+    return outcome, result
 
 
 _CANCELLED = (

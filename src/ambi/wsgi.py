@@ -13,24 +13,21 @@ from typing import TYPE_CHECKING, Any
 
 from ._drivers import drive_sync, thread_event_loop
 from ._pipeline import (
-    direct_response,
+    call_direct,
     direct_view,
     release_request,
     request_flow,
-    respond_flow,
     teardown_flow,
 )
 from .bridges import route_wsgi
 from .datastructures import BadRequestKeyError, Headers, _converted, _token_re
 from .exceptions import ClientDisconnected
-from .wrappers import Connection
+from .wrappers import Connection, Response
 
 if TYPE_CHECKING:
-    from ._pipeline import Step
     from .app import App
     from .ctx import RequestContext
     from .types import StartResponse, WSGIEnvironment
-    from .wrappers import Response
 
 __all__ = ["WSGIConnection", "wsgi_app"]
 
@@ -390,7 +387,10 @@ def _handle(
     try:
         view = direct_view(ctx)
         if view is not None and not view.is_async:
-            response = _direct(app, ctx, view)
+            # The view called, the response made; the flow only for what remains (an
+            # error, a session, after_this_request).
+            outcome = call_direct(app, ctx, view)
+            response = outcome if isinstance(outcome, Response) else drive_sync(outcome)
         else:
             response = drive_sync(request_flow(app, ctx))
     except BaseException as exc:
@@ -407,22 +407,6 @@ def _handle(
         return body
     start_response(response.status, response.prepare_headers().to_wsgi_list())
     return _StreamedBody(app, ctx, response, request_context, skip=is_head)
-
-
-def _direct(app: App, ctx: RequestContext, view: Step) -> Response:
-    """An endpoint that runs nothing but its ``def`` view (``_pipeline.direct_view``):
-    the view called, the response made; the flow only for what remains (an error, a
-    session, ``after_this_request``)."""
-    try:
-        kwargs = ctx.request.view_args
-        rv = view.func(**kwargs) if kwargs else view.func()
-        response = direct_response(app, ctx, rv)
-        if response is not None:
-            return response
-        flow = respond_flow(app, ctx, rv, None)
-    except Exception as exc:
-        flow = respond_flow(app, ctx, None, exc)
-    return drive_sync(flow)
 
 
 class _ClosingBody:
