@@ -49,27 +49,29 @@ def docs(session: nox.Session) -> None:
     session.run("mkdocs", "build", "--strict", "-d", "site")
 
 
-def _ensure_wrk(session: nox.Session) -> None:
-    """wrk, the end-to-end load generator: Debian's package, installed when we are root."""
-    if shutil.which("wrk") is not None:
+def _ensure_tool(session: nox.Session, tool: str, needed_by: str) -> None:
+    """A benchmark's system tool (wrk, valgrind): Debian's package, installed when we are
+    root."""
+    if shutil.which(tool) is not None:
         return
     if os.name != "posix" or os.geteuid() != 0 or shutil.which("apt-get") is None:
         session.error(
-            "benchmarks/e2e.py needs wrk, which is not installed: install it "
-            "(Debian/Ubuntu: sudo apt-get install wrk) and run again"
+            f"{needed_by} needs {tool}, which is not installed: install it "
+            f"(Debian/Ubuntu: sudo apt-get install {tool}) and run again"
         )
     env = {"DEBIAN_FRONTEND": "noninteractive"}
     session.run("apt-get", "update", external=True, env=env)
-    session.run("apt-get", "install", "-y", "wrk", external=True, env=env)
+    session.run("apt-get", "install", "-y", tool, external=True, env=env)
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Run the benchmarks and write benchmarks/results{,-footprint,-e2e}.md."""
-    _ensure_wrk(session)
+    """Run the benchmarks and write benchmarks/results{,-footprint,-hop,-e2e}.md."""
+    _ensure_tool(session, "wrk", "benchmarks/e2e.py")
     session.install("-e", ".", "-r", "benchmarks/requirements.txt")
     session.run("python", "benchmarks/inprocess.py", "--output", "benchmarks/results.md")
     session.run("python", "benchmarks/footprint.py", "--output", "benchmarks/results-footprint.md")
+    session.run("python", "benchmarks/hop.py", "--output", "benchmarks/results-hop.md")
     # Last: it exits with 1 (after writing its report) when any cell failed.
     # Two rounds of 2 s per cell, the better kept: this machine's neighbours only ever
     # take throughput away, and a slow spell then spoils one round, not the cell.
@@ -82,4 +84,19 @@ def bench(session: nox.Session) -> None:
         "2",
         "--output",
         "benchmarks/results-e2e.md",
+    )
+
+
+@nox.session(name="bench-instructions")
+def bench_instructions(session: nox.Session) -> None:
+    """Instructions per request under callgrind (in process and under the real servers),
+    written to benchmarks/results-instructions.md; needs valgrind."""
+    _ensure_tool(session, "valgrind", "benchmarks/instructions.py")
+    session.install("-e", ".", "-r", "benchmarks/requirements.txt")
+    session.run(
+        "python",
+        "benchmarks/instructions.py",
+        *session.posargs,
+        "--output",
+        "benchmarks/results-instructions.md",
     )
