@@ -47,7 +47,7 @@ from typing import IO, Any
 import httpx
 from apps import FRAMEWORKS, load_cases
 from apps.common import SCENARIOS, AppCase, Scenario
-from inprocess import _cpu, _table, _versions
+from inprocess import _cpu, _table, _versions, publish
 
 HOST = "127.0.0.1"
 BENCH_DIR = Path(__file__).resolve().parent
@@ -1058,10 +1058,7 @@ def main(argv: list[str] | None = None) -> int:
         command,
         time.perf_counter() - started,
     )
-    print(report)
-    if args.output:
-        args.output.write_text(report, encoding="utf-8")
-        log(f"wrote {args.output}")
+    publish(report, args.output, log)
     failed = [k for k, cell in cells.items() if cell.failure]
     if failed:
         log(f"{len(failed)} cells FAILED (see the report)")

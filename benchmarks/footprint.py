@@ -47,7 +47,7 @@ from pathlib import Path
 
 from apps.common import HELLO
 from e2e import HOST, ServerError, _stop_on_sigterm, serve, versions
-from inprocess import _cpu, _table
+from inprocess import _cpu, _table, publish
 
 HERE = Path(__file__).resolve().parent
 REQUESTS = 100
@@ -445,10 +445,7 @@ def main(argv: list[str] | None = None) -> int:
                     return 1
 
     report = render(bare_ms, imports, memory, notes, args.quick, time.perf_counter() - started)
-    print(report)
-    if args.output:
-        args.output.write_text(report, encoding="utf-8")
-        log(f"wrote {args.output}")
+    publish(report, args.output, log)
     return 0
 
 

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import anyio.to_thread
 from e2e import versions
-from inprocess import _cpu, _table
+from inprocess import _cpu, _table, publish
 
 from ambi._drivers import _run_in_worker
 
@@ -209,9 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     rounds, per_round = (3, 500) if args.quick else (7, 1500)
     samples = asyncio.run(measure(rounds, per_round))
     report = render(samples, rounds, per_round)
-    print(report)
-    if args.output:
-        args.output.write_text(report, encoding="utf-8")
+    publish(report, args.output)
     return 0
 
 

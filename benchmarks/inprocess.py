@@ -530,6 +530,15 @@ def _cpu() -> str:
     return platform.processor() or platform.machine()
 
 
+def publish(report: str, output: Path | None, log: Callable[[str], None] | None = None) -> None:
+    """Print a harness's markdown report, and write it to ``output`` when given."""
+    print(report)
+    if output:
+        output.write_text(report, encoding="utf-8")
+        if log is not None:
+            log(f"wrote {output}")
+
+
 def _table(header: list[str], rows: Iterable[list[str]], align: list[str] | None = None) -> str:
     align = align or ["---"] * len(header)
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
@@ -825,10 +834,7 @@ def main(argv: list[str] | None = None) -> int:
         args.stat,
         time.perf_counter() - started,
     )
-    print(report)
-    if args.output:
-        args.output.write_text(report, encoding="utf-8")
-        log(f"wrote {args.output}")
+    publish(report, args.output, log)
     return 0
 
 

@@ -44,7 +44,7 @@ from pathlib import Path
 from apps import load_cases
 from apps.common import SCENARIOS, Scenario
 from e2e import HOST, server_environment, server_named, versions
-from inprocess import _cpu, _table, make_driver
+from inprocess import _cpu, _table, make_driver, publish
 
 HERE = Path(__file__).resolve().parent
 IN_PROCESS_N = 1000
@@ -340,9 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         _clean_outputs()
     rows = [(where, label, count) for (where, label, _, _), count in zip(jobs, counts, strict=True)]
     report = render(scenario.name, rows, time.perf_counter() - started)
-    print(report)
-    if args.output:
-        args.output.write_text(report, encoding="utf-8")
+    publish(report, args.output)
     return 0
 
 
