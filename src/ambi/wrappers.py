@@ -219,20 +219,10 @@ class Request:
 
     __slots__ = (
         "__dict__",
-        "_args",
-        "_body_consumed",
-        "_body_read",
-        "_cached_data",
-        "_cached_json",
-        "_cookies",
-        "_files",
-        "_form",
-        "_headers",
         "_limits_config",
         "_max_form_memory_size",
         "_max_form_part_header_size",
         "_max_form_parts",
-        "_stream",
         "connection",
         "json_loads",
         "max_content_length",
@@ -258,6 +248,18 @@ class Request:
     _max_form_parts: int | None
     _max_form_part_header_size: int | None
     _limits_config: Mapping[str, Any]
+    # What a request makes on first use, or changes only when its body is read. PERF: class
+    # defaults, not set per request (benchmarks/inprocess.py, plaintext).
+    _body_read: int = 0
+    _body_consumed: bool = False
+    _form: ImmutableMultiDict[str, str] | None = None
+    _files: ImmutableMultiDict[str, FileStorage] | None = None
+    _stream: RequestStream | None = None
+    _args: ImmutableMultiDict[str, str] | None = None
+    _headers: Headers | None = None
+    _cookies: ImmutableMultiDict[str, str] | None = None
+    _cached_data: bytes | None = None
+    _cached_json: tuple[Any, Any] | None = None
 
     def __init__(
         self,
@@ -282,19 +284,9 @@ class Request:
             except UnicodeDecodeError:
                 self.path, self.path_error = _decode_path(connection)
         self.max_content_length = max_content_length
-        self._body_read = 0
-        self._body_consumed = False
-        self._form: ImmutableMultiDict[str, str] | None = None
-        self._files: ImmutableMultiDict[str, FileStorage] | None = None
-        self._stream: RequestStream | None = None
         self.url_rule: Rule | None = None
         self.view_args: dict[str, Any] | None = None
         self.routing_exception: Exception | None = self.path_error
-        self._args: ImmutableMultiDict[str, str] | None = None
-        self._headers: Headers | None = None
-        self._cookies: ImmutableMultiDict[str, str] | None = None
-        self._cached_data: bytes | None = None
-        self._cached_json: tuple[Any, Any] | None = None
 
     def __repr__(self) -> str:
         try:
