@@ -541,7 +541,9 @@ def test_a_def_view_under_asgi_is_called_directly_in_its_one_hop(
         response = client.post("/inline", json={"a": [1, 2]})
         assert response.json() == {"a": [1, 2]}
         assert adaptations.thread_hops == before  # @inline: on the loop, body read ahead
-        response = client.post("/inline", content=b"{", headers={"Content-Type": "application/json"})
+        response = client.post(
+            "/inline", content=b"{", headers={"Content-Type": "application/json"}
+        )
         assert response.status_code == 400
     assert flows == []
     # The view ran in a worker thread; what it left to async code ran on the loop's.
