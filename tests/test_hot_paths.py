@@ -754,3 +754,63 @@ def test_a_subclass_make_response_is_used_for_direct_views(
     assert response.headers["X-Made-By"] == "subclass"
     assert Ambi._plain_make_response
     assert not Custom._plain_make_response
+
+
+@pytest.mark.parametrize("mimetype", [None, "text/plain", "application/json", "image/png"])
+@pytest.mark.parametrize("text", ["", "Hello, World!", "héllo ☃ \U0001f600"])
+def test_text_response_is_what_the_constructor_makes(text: str, mimetype: str | None) -> None:
+    from ambi.wrappers import Response, text_response
+
+    made, built = text_response(text, mimetype), Response(text, mimetype=mimetype)
+    assert type(made) is Response
+    assert made.headers.to_wsgi_list() == built.headers.to_wsgi_list()
+    assert (made.status_code, made.status, made.get_data(), made.response) == (
+        built.status_code,
+        built.status,
+        built.get_data(),
+        built.response,
+    )
+    assert not made.is_streamed
+    assert made.prepare_headers().to_wsgi_list() == built.prepare_headers().to_wsgi_list()
+
+
+def test_text_response_follows_the_class_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ambi.wrappers import Response, text_response
+
+    monkeypatch.setattr(Response, "default_mimetype", None)
+    monkeypatch.setattr(Response, "default_status", 202)
+    made, built = text_response("x"), Response("x")
+    assert made.headers.to_wsgi_list() == built.headers.to_wsgi_list() == [("Content-Length", "1")]
+    assert made.status == built.status == "202 ACCEPTED"
+
+
+def test_the_apps_response_class_makes_direct_str_and_json_responses(
+    make_client: MakeClient, as_view: MakeView
+) -> None:
+    from ambi.wrappers import Response
+
+    made: list[str] = []
+
+    class Mine(Response):
+        default_mimetype = "text/plain"
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self.mimetype)
+
+    app = Ambi(__name__)
+    app.response_class = Mine
+    app.add_url_rule("/text", "text", as_view(lambda: "text"))
+    app.add_url_rule("/json", "json", as_view(lambda: {"a": [1, "é"]}))
+    app.add_url_rule("/list", "list", as_view(lambda: [1, 2]))
+    client = make_client(app)
+    response = client.get("/text")
+    assert (response.text, response.headers["Content-Type"]) == (
+        "text",
+        "text/plain; charset=utf-8",
+    )
+    response = client.get("/json")
+    assert response.json() == {"a": [1, "é"]}
+    assert response.headers["Content-Type"] == "application/json"
+    assert client.get("/list").json() == [1, 2]
+    assert made == ["text/plain", "application/json", "application/json"]

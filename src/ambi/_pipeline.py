@@ -71,11 +71,11 @@ from .signals import (
 )
 from .templating import template_context_flow
 from .views import method_views_for
+from .wrappers import Response, text_response
 
 if TYPE_CHECKING:
     from .app import App
     from .ctx import RequestContext
-    from .wrappers import Response
 
 __all__ = [
     "Call",
@@ -411,9 +411,14 @@ def direct_response(app: App, ctx: RequestContext, rv: Any) -> Response | None:
         or request_tearing_down.receivers
     ):
         return None
-    # PERF: a str needs none of make_response's other cases (benchmarks/inprocess.py).
-    if rv.__class__ is str and app._plain_make_response:
-        response = app.response_class(rv)
+    # PERF: a str, dict or list needs none of make_response's other cases, and a str
+    # none of Response.__init__'s (benchmarks/inprocess.py, plaintext and JSON).
+    cls = rv.__class__
+    if cls is str and app._plain_make_response:
+        response_class = app.response_class
+        response = text_response(rv) if response_class is Response else response_class(rv)
+    elif (cls is dict or cls is list) and app._plain_make_response:
+        response = app.json.response(rv)
     else:
         response = app.make_response(rv)
     if response._data is not None:  # not streamed (PERF: not the property)

@@ -1027,6 +1027,30 @@ def _content_type_for(mimetype: str) -> str:
     return content_type
 
 
+def text_response(text: str, mimetype: str | None = None) -> Response:
+    """``Response(text, mimetype=mimetype)``, made without ``__init__``'s branches: the
+    same object, for the :class:`Response` class itself (a subclass's ``__init__`` must
+    run: call it instead).
+
+    PERF: a view's ``str`` made into a response on the direct path
+    (``_pipeline.direct_response``), and JSON responses (``json.py``)
+    (benchmarks/inprocess.py, plaintext and JSON).
+    """
+    response = object.__new__(Response)
+    data = text.encode()
+    mimetype = mimetype or Response.default_mimetype
+    if mimetype is None:
+        pairs = [("Content-Length", str(len(data)))]
+    else:
+        content_type = _CONTENT_TYPES.get(mimetype) or _content_type_for(mimetype)
+        pairs = [("Content-Type", content_type), ("Content-Length", str(len(data)))]
+    response.headers = Headers._adopt(pairs)
+    response.status_code = Response.default_status
+    response.response = None
+    response._data = data
+    return response
+
+
 def _compute_content_type(mimetype: str) -> str:
     if "charset=" not in mimetype and (
         mimetype.startswith("text/")
