@@ -71,11 +71,12 @@ from .signals import (
 )
 from .templating import template_context_flow
 from .views import method_views_for
-from .wrappers import Response, text_response
+from .wrappers import text_response
 
 if TYPE_CHECKING:
     from .app import App
     from .ctx import RequestContext
+    from .wrappers import Response
 
 __all__ = [
     "Call",
@@ -415,8 +416,7 @@ def direct_response(app: App, ctx: RequestContext, rv: Any) -> Response | None:
     # none of Response.__init__'s (benchmarks/inprocess.py, plaintext and JSON).
     cls = rv.__class__
     if cls is str and app._plain_make_response:
-        response_class = app.response_class
-        response = text_response(rv) if response_class is Response else response_class(rv)
+        response = text_response(rv, None, app.response_class)
     elif (cls is dict or cls is list) and app._plain_make_response:
         response = app.json.response(rv)
     else:

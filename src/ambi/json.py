@@ -16,10 +16,11 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from .http import http_date
-from .wrappers import Response, text_response
+from .wrappers import text_response
 
 if TYPE_CHECKING:
     from .app import App
+    from .wrappers import Response
 
 __all__ = ["DefaultJSONProvider", "JSONProvider", "dumps", "jsonify", "loads"]
 
@@ -44,10 +45,7 @@ class JSONProvider:
             raise TypeError("jsonify() takes positional or keyword arguments, not both.")
         obj: Any = kwargs if not args else args[0] if len(args) == 1 else list(args)
         body = f"{self._dumps_response(obj)}\n"
-        response_class = self._app.response_class
-        if response_class is Response:  # PERF: see text_response
-            return text_response(body, "application/json")
-        return response_class(body, mimetype="application/json")
+        return text_response(body, "application/json", self._app.response_class)
 
     def _dumps_response(self, obj: Any) -> str:
         return self.dumps(obj, **self._response_options())

@@ -1027,15 +1027,19 @@ def _content_type_for(mimetype: str) -> str:
     return content_type
 
 
-def text_response(text: str, mimetype: str | None = None) -> Response:
-    """``Response(text, mimetype=mimetype)``, made without ``__init__``'s branches: the
-    same object, for the :class:`Response` class itself (a subclass's ``__init__`` must
-    run: call it instead).
+def text_response(
+    text: str, mimetype: str | None = None, response_class: type[Response] | None = None
+) -> Response:
+    """``response_class(text, mimetype=mimetype)`` (``Response`` by default). For the
+    :class:`Response` class itself the same object is made without ``__init__``'s
+    branches; a subclass is called, so that its ``__init__`` runs.
 
     PERF: a view's ``str`` made into a response on the direct path
     (``_pipeline.direct_response``), and JSON responses (``json.py``)
     (benchmarks/inprocess.py, plaintext and JSON).
     """
+    if response_class is not None and response_class is not Response:
+        return response_class(text) if mimetype is None else response_class(text, mimetype=mimetype)
     response = object.__new__(Response)
     data = text.encode()
     mimetype = mimetype or Response.default_mimetype
