@@ -43,7 +43,7 @@ from pathlib import Path
 
 from apps import load_cases
 from apps.common import SCENARIOS, Scenario
-from e2e import HOST, server_environment, server_named, versions
+from e2e import HOST, free_port, request_headers, server_environment, server_named, versions
 from inprocess import _cpu, _table, make_driver, publish
 
 HERE = Path(__file__).resolve().parent
@@ -175,18 +175,10 @@ def in_process_total(spec: InProcess, scenario: str, n: int) -> int:
 # -- under a server ------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _request_bytes(scenario: Scenario) -> bytes:
     lines = [f"{scenario.method} {scenario.path} HTTP/1.1", f"Host: {HOST}"]
-    lines += [f"{name}: {value}" for name, value in scenario.headers]
+    lines += [f"{name}: {value}" for name, value in request_headers(scenario)]
     if scenario.body:
-        lines.append(f"Content-Type: {scenario.content_type}")
         lines.append(f"Content-Length: {len(scenario.body)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + scenario.body
 
@@ -232,7 +224,7 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
 
 
 def server_total(spec: Served, scenario: Scenario, n: int) -> int:
-    port = _free_port()
+    port = free_port()
     argv = server_named(spec.server).command(port, spec.target)
     process = _callgrind(
         argv, children=True, cwd=HERE, env=server_environment(), start_new_session=True
